@@ -1,0 +1,98 @@
+"""cdk-nag rule packs for the whole app, and scoped acknowledgements.
+
+cdk-nag 3.x runs as a CDK policy-validation plugin: `app.synth()` fails with
+a validation report when any rule reports a finding that is not acknowledged.
+An acknowledgement here always names one CloudFormation resource and one
+finding id (for IAM wildcards the exact ``Rule[Kind::value]`` entry), with a
+reason a reviewer can check. Nothing is acknowledged for a whole stack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import aws_cdk as cdk
+from cdk_nag import (
+    AwsSolutionsChecks,
+    HIPAASecurityChecks,
+    NagPack,
+    NIST80053R5Checks,
+    PCIDSS321Checks,
+    ServerlessChecks,
+)
+
+from constructs import IConstruct
+
+# Reasons shorter than this say nothing a reviewer can check.
+MIN_REASON_LENGTH = 40
+
+
+def compliance_packs(scope: IConstruct) -> list[NagPack]:
+    """Create the rule packs every stack of the mesh must pass.
+
+    Acknowledgements are copied into each resource's template metadata, so a
+    reviewer reading a template sees what was acknowledged and why.
+    """
+    return [
+        pack(scope, write_suppressions_to_cloud_formation=True)
+        for pack in (
+            AwsSolutionsChecks,
+            PCIDSS321Checks,
+            NIST80053R5Checks,
+            HIPAASecurityChecks,
+            ServerlessChecks,
+        )
+    ]
+
+
+def apply_compliance_packs(app: cdk.App) -> None:
+    """Register the rule packs on the app, so synthesis fails on any finding."""
+    cdk.Validations.of(app).add_plugins(*compliance_packs(app))
+
+
+def acknowledge(resource: IConstruct, findings: Iterable[str], reason: str) -> None:
+    """Acknowledge findings of cdk-nag on one CloudFormation resource.
+
+    Parameters
+    ----------
+    resource:
+        The construct whose default child (or itself) is a `CfnResource`.
+        Passing a stack or a construct without a single CloudFormation
+        resource raises `ValueError`, because the acknowledgement would then
+        cover resources nobody reviewed.
+    findings:
+        Finding ids exactly as cdk-nag reports them, for example
+        ``"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:...:*]"``.
+    reason:
+        Why the finding is acceptable, at least `MIN_REASON_LENGTH` characters.
+    """
+    cfn_resource = _single_cfn_resource(resource)
+    finding_ids = list(findings)
+    if not finding_ids:
+        raise ValueError(f"no finding ids given for {cfn_resource.node.path}; name at least one")
+    if len(reason.strip()) < MIN_REASON_LENGTH:
+        raise ValueError(
+            f"acknowledgement reason for {cfn_resource.node.path} is {len(reason.strip())} characters; "
+            f"write at least {MIN_REASON_LENGTH} characters that say why the finding is acceptable"
+        )
+    for finding_id in finding_ids:
+        if finding_id.endswith("]") is False and "[" in finding_id:
+            raise ValueError(f"finding id {finding_id!r} has an unclosed '['; copy it from the cdk-nag report")
+        cdk.Validations.of(cfn_resource).acknowledge(cdk.Acknowledgment(id=finding_id, reason=reason))
+
+
+def _single_cfn_resource(resource: IConstruct) -> cdk.CfnResource:
+    if isinstance(resource, cdk.CfnResource):
+        return resource
+    if isinstance(resource, cdk.Stack):
+        raise ValueError(
+            f"refusing to acknowledge findings for the whole stack {resource.node.path}; "
+            "pass the one resource the finding is about"
+        )
+    child = resource.node.default_child
+    if isinstance(child, cdk.CfnResource):
+        return child
+    raise ValueError(
+        f"{resource.node.path} has no single CloudFormation resource as its default child; "
+        "pass the CfnResource the finding is about"
+    )

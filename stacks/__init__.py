@@ -1,0 +1,1 @@
+"""The mesh's stacks; each composes constructs from the constructs/ folder."""
