@@ -175,7 +175,8 @@ class IsolatedVpc(Construct):
             description="Mesh workloads (agent runtimes and functions): HTTPS egress to the endpoints only",
             allow_all_outbound=False,
         )
-        self.endpoint_security_groups: list[ec2.SecurityGroup] = []
+        # Construct id of each interface endpoint to its security group.
+        self.endpoint_security_groups: dict[str, ec2.SecurityGroup] = {}
         self.interface_endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {}
 
         for spec in INTERFACE_ENDPOINTS:
@@ -186,6 +187,7 @@ class IsolatedVpc(Construct):
             endpoint = self._add_interface_endpoint("AgentCoreControlPlane", "bedrock-agentcore-control")
             endpoint.add_to_policy(self._account_principals_statement(AGENTCORE_CONTROL_PLANE_ACTIONS))
 
+        self.prefix_list_ids = dict(prefix_list_ids)
         self.s3_endpoint = self._build_s3_endpoint()
         self.dynamodb_endpoint = self._build_dynamodb_endpoint()
         self._allow_workload_egress_to_gateway_endpoints(prefix_list_ids)
@@ -255,7 +257,7 @@ class IsolatedVpc(Construct):
             security_groups=[security_group],
             open=False,
         )
-        self.endpoint_security_groups.append(security_group)
+        self.endpoint_security_groups[construct_id] = security_group
         self.interface_endpoints[construct_id] = endpoint
         return endpoint
 

@@ -38,7 +38,8 @@ class PythonBundle:
     ----------
     sources:
         Folders copied to the asset root, each under its own folder name
-        (for example ``lambda_src/ledger`` and ``lambda_src/mesh_identity``).
+        (for example ``lambda_src/ledger`` and ``lambda_src/mesh_identity``),
+        except the first one with ``flatten_first``.
     requirements:
         A pip requirements file with pinned versions, or None.
     python_version:
@@ -48,12 +49,17 @@ class PythonBundle:
     sources: tuple[Path, ...]
     requirements: Path | None
     python_version: str
+    # Copy the first source's contents to the asset root instead of into a
+    # folder of its own (an agent's main.py must sit at the root).
+    flatten_first: bool = False
 
     def asset_hash(self) -> str:
         """Hash every file that ends up in the asset, plus the pip target."""
         digest = hashlib.sha256()
-        digest.update(f"python={self.python_version};platforms={','.join(PIP_PLATFORMS)}".encode())
-        inputs = [*self.sources, *( [self.requirements] if self.requirements else [])]
+        digest.update(
+            f"python={self.python_version};platforms={','.join(PIP_PLATFORMS)};flat={self.flatten_first}".encode()
+        )
+        inputs = [*self.sources, *([self.requirements] if self.requirements else [])]
         for root in inputs:
             files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
             for path in files:
@@ -86,8 +92,9 @@ class _PipLocalBundling:
         output = Path(output_dir)
         if self._bundle.requirements is not None:
             _pip_install(self._bundle.requirements, output, self._bundle.python_version)
-        for source in self._bundle.sources:
-            shutil.copytree(source, output / source.name, ignore=_IGNORED_NAMES, dirs_exist_ok=True)
+        for index, source in enumerate(self._bundle.sources):
+            target = output if index == 0 and self._bundle.flatten_first else output / source.name
+            shutil.copytree(source, target, ignore=_IGNORED_NAMES, dirs_exist_ok=True)
         return True
 
 

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import datetime
 import os
+from pathlib import Path
 
 import aws_cdk as cdk
 
 from constructs.compliance import apply_compliance_packs
 from stacks.identity_stack import IdentityStack
+from stacks.mesh_file import load_mesh_file
+from stacks.mesh_stack import MeshStack
 from stacks.network_stack import NetworkStack
 from stacks.settings import MeshSettings
+
+REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 
 
 def environment_from(app: cdk.App) -> cdk.Environment:
@@ -27,6 +32,8 @@ def environment_from(app: cdk.App) -> cdk.Environment:
 def build_mesh(app: cdk.App, *, compliance: bool = True) -> dict[str, cdk.Stack]:
     """Add every stack of the mesh to ``app`` and, unless told not to, the cdk-nag packs."""
     settings = MeshSettings.from_context(app.node.try_get_context)
+    # Validate the mesh first: a bad file must stop synthesis before any stack exists.
+    mesh = load_mesh_file(REPOSITORY_ROOT / settings.mesh_file, root=REPOSITORY_ROOT)
     if not settings.deploy_nonce:
         # A new value on every synthesis makes the JWKS copy run on every deploy.
         now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -42,6 +49,10 @@ def build_mesh(app: cdk.App, *, compliance: bool = True) -> dict[str, cdk.Stack]
         app, f"{prefix}Identity", settings=settings, env=env,
         description="Zero Trust Agent Mesh: Cognito user pool and the JWKS snapshot",
     )  # fmt: skip
+    mesh_stack = MeshStack(
+        app, f"{prefix}Mesh", settings=settings, mesh=mesh, network=network, identity=identity, env=env,
+        description="Zero Trust Agent Mesh: agents on AgentCore Runtime, memory, gateway, tools, ledger",
+    )  # fmt: skip
     if compliance:
         apply_compliance_packs(app)
-    return {"network": network, "identity": identity}
+    return {"network": network, "identity": identity, "mesh": mesh_stack}
