@@ -16,6 +16,7 @@ from constructs import Construct
 from constructs.compliance import acknowledge
 from constructs.python_bundling import PythonBundle
 from constructs.workload_security_group import MeshNetwork, WorkloadSecurityGroup
+from mesh_identity import constants
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 AGENT_RUNTIME = "PYTHON_3_14"
@@ -45,6 +46,7 @@ class MeshAgent(Construct):
         scope: Construct,
         construct_id: str,
         *,
+        agent_name: str,
         runtime_name: str,
         description: str,
         source: Path,
@@ -67,7 +69,10 @@ class MeshAgent(Construct):
                 "Authorization only to runtimes with a JWT authorizer, propagate the token in a custom header"
             )
         stack = cdk.Stack.of(self)
+        self.agent_name = agent_name
         self.runtime_name = runtime_name
+        # Reviewers and the policy checks find an agent's resources by this tag.
+        cdk.Tags.of(self).add(constants.AGENT_TAG_KEY, agent_name)
 
         self.security_group = WorkloadSecurityGroup(
             self, "SecurityGroup", network=network, description=f"Agent runtime {runtime_name}: HTTPS to endpoints only"

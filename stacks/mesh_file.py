@@ -124,14 +124,13 @@ def parse_mesh(raw: Mapping[str, Any], *, source_name: str = "mesh.toml", root: 
     if not agents:
         problems.append("no agents defined; add at least one [agents.<name>] table")
 
-    valid_agents = {name: agent for name, agent in agents.items() if agent is not None}
     valid_tools = {name: tool for name, tool in tools.items() if tool is not None}
-    _check_edges(valid_agents, set(tools), problems)
+    _check_edges(agents, set(tools), problems)
     if not problems:
-        _check_cycles(valid_agents, problems)
+        _check_cycles(agents, problems)
     if problems:
         raise MeshFileError(source_name, list(dict.fromkeys(problems)))
-    return MeshDefinition(agents=valid_agents, tools=valid_tools)
+    return MeshDefinition(agents=agents, tools=valid_tools)
 
 
 def _tables(raw: Mapping[str, Any], key: str, problems: list[str]) -> dict[str, Mapping[str, Any]]:
@@ -172,9 +171,10 @@ def _boolean(entry: Mapping[str, Any], key: str, where: str, problems: list[str]
     return value
 
 
-def _agent(name: str, entry: Mapping[str, Any], problems: list[str], root: Path | None) -> AgentSpec | None:
+def _agent(name: str, entry: Mapping[str, Any], problems: list[str], root: Path | None) -> AgentSpec:
+    # The spec is returned even when this entry has problems, so the edge
+    # checks can still report problems of other entries in the same run.
     where = f"agents.{name}"
-    count = len(problems)
     _unknown_keys(entry, _AGENT_KEYS, where, problems)
     inbound = entry.get("inbound")
     if inbound not in INBOUND_KINDS:
@@ -204,7 +204,7 @@ def _agent(name: str, entry: Mapping[str, Any], problems: list[str], root: Path 
         required_scopes=scopes,
         invoke_for_user=_boolean(entry, "invoke_for_user", where, problems),
     )
-    return spec if len(problems) == count else None
+    return spec
 
 
 def _tool(name: str, entry: Mapping[str, Any], problems: list[str]) -> ToolSpec | None:

@@ -205,6 +205,7 @@ class MeshStack(cdk.Stack):
         mesh_agent = MeshAgent(
             self,
             f"{agent.name.title().replace('_', '')}Agent",
+            agent_name=agent.name,
             runtime_name=f"{self.settings.stack_prefix}_{agent.name}",
             description=agent.description or f"Mesh agent {agent.name}",
             source=REPOSITORY_ROOT / agent.source,

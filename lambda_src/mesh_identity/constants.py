@@ -83,3 +83,7 @@ ENV_MEMORY_ID: Final = "MESH_MEMORY_ID"
 ENV_MODEL_ID: Final = "MESH_MODEL_ID"
 # Endpoint override for the AgentCore data plane client; unset on AWS, set by the local mesh.
 ENV_AGENTCORE_ENDPOINT_URL: Final = "MESH_AGENTCORE_ENDPOINT_URL"
+
+# Tag key that names the mesh.toml agent on the agent's role and runtime, so
+# reviewers and the policy checks can find an agent's resources.
+AGENT_TAG_KEY: Final = "agent-mesh:agent"

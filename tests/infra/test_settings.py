@@ -1,0 +1,42 @@
+"""Context settings: defaults from cdk.json, and clear errors for bad values."""
+
+from __future__ import annotations
+
+import pytest
+
+from stacks.settings import MeshSettings, SettingsError
+from tests.support.cdk_app import mesh_test_context
+
+
+def _settings(**overrides) -> MeshSettings:
+    context = mesh_test_context(**overrides)
+    return MeshSettings.from_context(context.get)
+
+
+def test_settings_defaults_from_cdk_json() -> None:
+    settings = _settings()
+    assert (settings.availability_zones, settings.memory_event_expiry_days, settings.access_token_minutes) == (2, 30, 15)
+
+
+def test_settings_accept_command_line_strings() -> None:
+    settings = _settings(**{"mesh:availabilityZones": "3", "mesh:controlPlaneEndpoint": "false"})
+    assert (settings.availability_zones, settings.control_plane_endpoint) == (3, False)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("mesh:availabilityZones", 1, "mesh:availabilityZones must be an integer from 2 to 6"),
+        ("mesh:flowLogRetentionDays", 90, "use one of [365"),
+        ("mesh:vpcCidr", "10.0.0.0/24", "/20 or larger"),
+        ("mesh:vpcCidr", "8.8.0.0/16", "private range"),
+        ("mesh:vpcCidr", "not-a-cidr", "not a CIDR block"),
+        ("mesh:frontEndCallbackUrls", ["http://bank.example.com/cb"], "https URLs only"),
+        ("mesh:prefixListIds", {"s3": "pl-1", "ec2": "pl-2"}, "mesh:prefixListIds must be an object"),
+        ("mesh:controlPlaneEndpoint", "yes", "must be true or false"),
+        ("mesh:memoryEventExpiryDays", 1000, "from 7 to 365"),
+    ],
+)
+def test_settings_reject_bad_value(key: str, value, message: str) -> None:
+    with pytest.raises(SettingsError, match=message.replace("[", r"\[").replace("(", r"\(")):
+        _settings(**{key: value})
