@@ -336,4 +336,13 @@ def _load_tool_definitions(tool: ToolSpec) -> list[dict[str, Any]]:
             f"tools.{tool.name}: the schema defines {sorted(names)} but mesh.toml lists operations "
             f"{sorted(tool.operation_scopes)}; list the same operations in both"
         )
+    # The interceptor enforces constants.TOOL_REQUIRED_SCOPES at run time; the
+    # scopes declared in mesh.toml must be the ones it enforces.
+    for operation, scope in sorted(tool.operation_scopes.items()):
+        enforced = constants.TOOL_REQUIRED_SCOPES.get(operation)
+        if enforced != scope:
+            raise ValueError(
+                f"tools.{tool.name}.operations.{operation}.scope is {scope!r} but the interceptor enforces "
+                f"{enforced!r} (mesh_identity.constants.TOOL_REQUIRED_SCOPES); make them the same"
+            )
     return json.loads(json.dumps(definitions))

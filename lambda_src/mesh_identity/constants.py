@@ -55,8 +55,8 @@ TOOL_REQUIRED_SCOPES: Final = MappingProxyType(
 
 # The SigV4 signing name of the AgentCore data plane (signingName of the
 # bedrock-agentcore model in botocore 1.44).
-# NOTE: MCP calls to a Gateway with IAM inbound auth are signed with the same
-# name in published client code; the Gateway has no botocore model to confirm it.
+# NOTE: published MCP client code signs calls to a Gateway with IAM inbound
+# auth with the same name. No botocore model covers the Gateway to confirm it.
 AGENTCORE_SIGNING_NAME: Final = "bedrock-agentcore"
 
 # Environment variables read by the verifiers (handlers and agents).

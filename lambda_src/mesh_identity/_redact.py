@@ -1,0 +1,30 @@
+"""Detection and removal of credentials in text that is about to be logged or raised."""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+REDACTED: Final = "[redacted]"
+
+# A JWT's header is base64url of a JSON object, so it starts with "eyJ" ('{"'),
+# matched case-sensitively. A SigV4 Authorization value starts with the
+# algorithm name, and presigned URLs or partial copies still carry
+# "Signature=" or "X-Amz-Signature=". A bearer credential follows "Bearer ".
+_SECRET_PATTERN: Final = re.compile(
+    r"(?-i:eyJ[A-Za-z0-9_.-]*)"
+    r"|AWS4-HMAC-SHA256"
+    r"|(?:X-Amz-)?Signature=[0-9a-f]*"
+    r"|Bearer\s+\S+",
+    re.IGNORECASE,
+)
+
+
+def contains_secret(text: str) -> bool:
+    """Return True if ``text`` contains something that looks like a JWT or a SigV4 value."""
+    return _SECRET_PATTERN.search(text) is not None
+
+
+def redact_secrets(text: str) -> str:
+    """Replace every JWT-like or SigV4-like fragment of ``text`` with ``[redacted]``."""
+    return _SECRET_PATTERN.sub(REDACTED, text)
