@@ -8,7 +8,9 @@ query ``audit.decision`` or ``audit.reason``.
 
 Three guards keep secrets out of the log:
 
-- 12-digit AWS account ids in any value are masked to their last 4 digits;
+- runs of 8 or more digits (AWS account ids, bank account and card numbers)
+  in any value are masked to their last 4 digits, unless they are part of a
+  longer word such as a UUID, whose groups are not numbers;
 - a value that looks like a JWT (``eyJ...``), a SigV4 value
   (``AWS4-HMAC-SHA256``, ``Signature=``) or a bearer credential is replaced
   with ``[redacted]``;
@@ -35,7 +37,9 @@ MAX_VALUE_CHARS: Final = 256
 
 _REASON_PATTERN: Final = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _ID_KEY_PATTERN: Final = re.compile(r"[a-z][a-z0-9_]{0,63}")
-_ACCOUNT_ID_PATTERN: Final = re.compile(r"(?<!\d)\d{8}(\d{4})(?!\d)")
+# A digit run bordered by a letter, digit or hyphen belongs to an identifier
+# (the last group of a Cognito sub, for example) and is left alone.
+_ACCOUNT_ID_PATTERN: Final = re.compile(r"(?<![0-9A-Za-z-])\d{4,}(\d{4})(?![0-9A-Za-z-])")
 _SECRET_KEY_WORDS: Final = ("token", "authorization", "signature", "secret", "password", "credential", "cookie")
 
 _default_logger: Logger | None = None
@@ -86,8 +90,8 @@ def audit(
 
 
 def mask_account_ids(text: str) -> str:
-    """Replace each 12-digit AWS account id in ``text`` with asterisks and its last 4 digits."""
-    return _ACCOUNT_ID_PATTERN.sub(lambda match: "********" + match.group(1), text)
+    """Replace each account or card number in ``text`` with asterisks and its last 4 digits."""
+    return _ACCOUNT_ID_PATTERN.sub(lambda match: "*" * (len(match.group(0)) - 4) + match.group(1), text)
 
 
 def _clean_value(key: str, value: Any) -> Any:

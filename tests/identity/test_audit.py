@@ -68,8 +68,19 @@ def test_audit_masks_account_id_in_extra_ids(captured_logger):
     assert record["account"] == "********4321"
 
 
-def test_mask_account_ids_leaves_longer_digit_runs():
-    assert mask_account_ids("id 1234567890123 and 123456789012") == "id 1234567890123 and ********9012"
+def test_mask_account_ids_masks_card_numbers():
+    # A card or bank account number is as sensitive as an AWS account id.
+    assert mask_account_ids("card 4111111111111111") == "card ************1111"
+
+
+def test_mask_account_ids_leaves_uuid_groups():
+    # The last group of a Cognito sub can be all digits; the sub must stay readable.
+    sub = "3f1c2b9a-6d4e-4a8b-9c71-012345678901"
+    assert mask_account_ids(sub) == sub
+
+
+def test_mask_account_ids_leaves_short_numbers():
+    assert mask_account_ids("page 1234567") == "page 1234567"
 
 
 # Each case passes a credential in a field that should hold an identifier.
