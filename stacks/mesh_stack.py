@@ -186,6 +186,9 @@ class MeshStack(cdk.Stack):
         }
         if agent.tools:
             environment[constants.ENV_GATEWAY_URL] = self.gateway.gateway_url
+            # NOTE: the Transaction agent's code calls one gateway target; an
+            # agent listing several tools gets the first as its target name.
+            environment[constants.ENV_GATEWAY_TARGET_NAME] = agent.tools[0]
         if agent.memory and self.memory is not None:
             environment[constants.ENV_MEMORY_ID] = self.memory.attr_memory_id
         if agent.model:

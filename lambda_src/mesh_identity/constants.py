@@ -81,6 +81,11 @@ ENV_GATEWAY_URL: Final = "MESH_GATEWAY_URL"  # the mesh Gateway's MCP endpoint, 
 ENV_PEER_RUNTIME_ARNS: Final = "MESH_PEER_RUNTIME_ARNS"  # JSON object: agent name -> runtime ARN
 ENV_MEMORY_ID: Final = "MESH_MEMORY_ID"
 ENV_MODEL_ID: Final = "MESH_MODEL_ID"
+ENV_GATEWAY_TARGET_NAME: Final = "MESH_GATEWAY_TARGET_NAME"  # gateway target whose tools the agent calls
+ENV_GATEWAY_TIMEOUT_SECONDS: Final = "MESH_GATEWAY_TIMEOUT_SECONDS"  # seconds, per gateway call
+ENV_SUPPORT_TOOLS: Final = "MESH_SUPPORT_TOOLS"  # comma-separated tool names; unset means every known tool
+ENV_AGENT_HOST: Final = "MESH_AGENT_HOST"  # interface the agent's HTTP server binds to
+ENV_AGENT_PORT: Final = "MESH_AGENT_PORT"  # TCP port the agent's HTTP server listens on
 # Endpoint override for the AgentCore data plane client; unset on AWS, set by the local mesh.
 ENV_AGENTCORE_ENDPOINT_URL: Final = "MESH_AGENTCORE_ENDPOINT_URL"
 
