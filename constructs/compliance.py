@@ -84,6 +84,31 @@ def _apply(resource: cdk.CfnResource, finding_id: str, reason: str) -> None:
     cdk.Validations.of(resource).acknowledge(cdk.Acknowledgment(id=finding_id, reason=reason))
 
 
+def nag_resource(scope: IConstruct, value: str) -> str:
+    """Render ``value`` (an ARN that may contain tokens) the way cdk-nag writes it in a finding id.
+
+    cdk-nag prints ``Ref`` as ``<Name>`` and ``Fn::GetAtt`` as
+    ``<LogicalId.Attribute>``; literal parts stay as they are. So the same
+    acknowledgement matches whether the stack's region is a token or known.
+    """
+    resolved = cdk.Stack.of(scope).resolve(value)
+    return _render(resolved)
+
+
+def _render(node: object) -> str:
+    if isinstance(node, str):
+        return node
+    if isinstance(node, dict) and "Fn::Join" in node:
+        separator, parts = node["Fn::Join"]
+        return separator.join(_render(part) for part in parts)
+    if isinstance(node, dict) and "Ref" in node:
+        return f"<{node['Ref']}>"
+    if isinstance(node, dict) and "Fn::GetAtt" in node:
+        logical_id, attribute = node["Fn::GetAtt"]
+        return f"<{logical_id}.{attribute}>"
+    raise ValueError(f"cannot render {node!r} as a cdk-nag finding; acknowledge the finding id as reported")
+
+
 def _single_cfn_resource(resource: IConstruct) -> cdk.CfnResource:
     if isinstance(resource, cdk.CfnResource):
         return resource

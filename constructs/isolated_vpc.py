@@ -123,7 +123,8 @@ class IsolatedVpc(Construct):
     account's principals (the AgentCore data plane adds one bearer-token
     statement, see `_agentcore_data_plane_endpoint`). Gateway endpoints for S3
     and DynamoDB are reached through prefix lists, which `workload_security_group`
-    names in its egress rules. ``prefix_list_ids`` maps ``"s3"`` and
+    names in its egress rules. ``zone_names``, when given, replaces
+    ``max_azs``. ``prefix_list_ids`` maps ``"s3"`` and
     ``"dynamodb"`` to those AWS-managed prefix list ids (per region).
     """
 
@@ -138,6 +139,7 @@ class IsolatedVpc(Construct):
         flow_log_retention: logs.RetentionDays,
         control_plane_endpoint: bool,
         prefix_list_ids: Mapping[str, str],
+        zone_names: Sequence[str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         missing = {"s3", "dynamodb"} - set(prefix_list_ids)
@@ -155,7 +157,9 @@ class IsolatedVpc(Construct):
             self,
             "Vpc",
             ip_addresses=ec2.IpAddresses.cidr(cidr),
-            max_azs=max_azs,
+            # Explicit zone names avoid an account lookup during synthesis.
+            max_azs=None if zone_names else max_azs,
+            availability_zones=list(zone_names) if zone_names else None,
             nat_gateways=0,
             create_internet_gateway=False,
             enable_dns_hostnames=True,

@@ -13,7 +13,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
 
 from constructs import Construct
-from constructs.compliance import acknowledge
+from constructs.compliance import acknowledge, nag_resource
 from constructs.python_bundling import PythonBundle
 from constructs.workload_security_group import MeshNetwork, WorkloadSecurityGroup
 from mesh_identity import constants
@@ -206,8 +206,8 @@ class MeshAgent(Construct):
         acknowledge(
             self.policy,
             [
-                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:{log_group_prefix}]",
-                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:{log_group_prefix}:log-stream:*]",
+                f"AwsSolutions-IAM5[Resource::{nag_resource(self, runtime_log_groups)}]",
+                f"AwsSolutions-IAM5[Resource::{nag_resource(self, runtime_log_groups)}:log-stream:*]",
                 "AwsSolutions-IAM5[Resource::*]",
             ],
             "AgentCore Runtime names its log groups after the runtime id and creates log streams per session at "

@@ -16,6 +16,7 @@ class NetworkStack(cdk.Stack):
     """VPC without internet access, its flow logs, and the PrivateLink endpoints."""
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: MeshSettings, **kwargs) -> None:
+        self._settings = settings
         super().__init__(scope, construct_id, **kwargs)
 
         self.log_key = EncryptionKey(
@@ -26,6 +27,7 @@ class NetworkStack(cdk.Stack):
             "Network",
             cidr=settings.vpc_cidr,
             max_azs=settings.availability_zones,
+            zone_names=self._zone_names(settings),
             flow_log_key=self.log_key,
             flow_log_retention=retention(settings.flow_log_retention_days),
             control_plane_endpoint=settings.control_plane_endpoint,
@@ -33,6 +35,26 @@ class NetworkStack(cdk.Stack):
         )
         self.vpc = self.isolated.vpc
         self.workload_security_group = self.isolated.workload_security_group
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """The configured zones when the region is known, so CDK never looks them up in the account."""
+        zone_names = self._zone_names(self._settings)
+        return zone_names if zone_names is not None else super().availability_zones
+
+    def _zone_names(self, settings: MeshSettings) -> list[str] | None:
+        """Zone names for a known region; None lets CloudFormation pick them (Fn::GetAZs).
+
+        With a known account and region, CDK would otherwise look the zones up
+        in the account during synthesis, which needs credentials and network.
+        """
+        if cdk.Token.is_unresolved(self.region):
+            return None
+        if settings.availability_zone_names:
+            return list(settings.availability_zone_names)
+        # NOTE: assumes the first zones of the region are named a, b, c; set
+        # mesh:availabilityZoneNames where an account lacks one of them.
+        return [f"{self.region}{letter}" for letter in "abcdef"[: settings.availability_zones]]
 
     def _prefix_list_ids(self, settings: MeshSettings) -> dict[str, str]:
         """Prefix list ids from context, or stack parameters the deployer fills in.

@@ -36,6 +36,8 @@ class MeshSettings:
     mesh_file: str = "mesh.toml"
     stack_prefix: str = "AgentMesh"
     availability_zones: int = 2
+    # Zone names for a stack with a known region; empty means "<region>a", "<region>b", ...
+    availability_zone_names: tuple[str, ...] = ()
     vpc_cidr: str = "10.40.0.0/16"
     control_plane_endpoint: bool = True
     flow_log_retention_days: int = 365
@@ -58,6 +60,7 @@ class MeshSettings:
             mesh_file=_string(get, "mesh:file", defaults.mesh_file),
             stack_prefix=_string(get, "mesh:stackPrefix", defaults.stack_prefix),
             availability_zones=_integer(get, "mesh:availabilityZones", defaults.availability_zones, 2, 6),
+            availability_zone_names=_zone_names(get, "mesh:availabilityZoneNames"),
             vpc_cidr=_string(get, "mesh:vpcCidr", defaults.vpc_cidr),
             control_plane_endpoint=_boolean(get, "mesh:controlPlaneEndpoint", defaults.control_plane_endpoint),
             flow_log_retention_days=_retention(get, "mesh:flowLogRetentionDays", defaults.flow_log_retention_days),
@@ -125,6 +128,17 @@ def _https_urls(get: Callable[[str], Any], key: str, default: tuple[str, ...]) -
     for url in value:
         if not isinstance(url, str) or not url.startswith("https://"):
             raise SettingsError(f"context {key} contains {url!r}; Cognito app clients of the mesh accept https URLs only")
+    return tuple(value)
+
+
+def _zone_names(get: Callable[[str], Any], key: str) -> tuple[str, ...]:
+    value = _raw(get, key, [])
+    if isinstance(value, str):
+        value = json.loads(value) if value.startswith("[") else value.split(",")
+    if not isinstance(value, (list, tuple)) or not all(isinstance(zone, str) and zone for zone in value):
+        raise SettingsError(f'context {key} must be a list of zone names like ["eu-central-1a", "eu-central-1b"], got {value!r}')
+    if value and len(value) < 2:
+        raise SettingsError(f"context {key} lists {len(value)} zone; list at least 2")
     return tuple(value)
 
 

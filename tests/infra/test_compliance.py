@@ -12,7 +12,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sqs as sqs
 
 import constructs.compliance as compliance
-from tests.support.cdk_app import build_test_app
+from tests.support.cdk_app import build_test_app, mesh_test_context
 
 pytestmark = pytest.mark.slow
 
@@ -89,3 +89,15 @@ def test_acknowledgements_are_written_to_templates(tmp_path: Path) -> None:
         for rule in resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", [])
     ]
     assert "AwsSolutions-IAM5[Resource::*]" in suppressed
+
+
+def test_app_with_account_and_region_synthesizes_with_all_packs(tmp_path: Path) -> None:
+    # Finding ids contain the region once it is known; acknowledgements must follow.
+    context = mesh_test_context(**{"mesh:account": "111111111111", "mesh:region": "eu-central-1"})
+    app, stacks = build_test_app(tmp_path, compliance=True, context=context)
+    assembly = app.synth()
+    assert stacks["mesh"].region == "eu-central-1"
+    assert len(assembly.stacks) == 3
+    # No context lookup is left to do, so the CLI needs no credentials either.
+    assert "missing" not in json.loads((tmp_path / "manifest.json").read_text())
+    assert stacks["network"].vpc.availability_zones == ["eu-central-1a", "eu-central-1b"]
