@@ -44,7 +44,7 @@ setup_python() {
     fi
     # Reinstall only when a requirements file changed since the last install.
     local stamp=$venv/.requirements.sha256 digest files
-    files=(requirements.txt requirements-dev.txt lambda_src/requirements.txt)
+    files=(requirements.txt requirements-dev.txt lambda_src/requirements.txt constraints.txt)
     shopt -s nullglob
     files+=(agents/*/requirements.txt)
     shopt -u nullglob
@@ -52,7 +52,7 @@ setup_python() {
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
         log "installing pinned Python packages"
         "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
         echo "$digest" > "$stamp"
     fi
 }

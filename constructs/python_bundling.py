@@ -24,6 +24,8 @@ from typing import Any
 import aws_cdk as cdk
 import jsii
 
+# Exact versions of transitive dependencies, shared with the development environment.
+CONSTRAINTS = Path(__file__).resolve().parent.parent / "constraints.txt"
 # Wheels for Graviton. manylinux2014 is glibc 2.17, which every Lambda and
 # AgentCore Runtime Python image satisfies.
 PIP_PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
@@ -59,7 +61,7 @@ class PythonBundle:
         digest.update(
             f"python={self.python_version};platforms={','.join(PIP_PLATFORMS)};flat={self.flatten_first}".encode()
         )
-        inputs = [*self.sources, *([self.requirements] if self.requirements else [])]
+        inputs = [*self.sources, *([self.requirements, CONSTRAINTS] if self.requirements else [])]
         for root in inputs:
             files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
             for path in files:
@@ -104,6 +106,7 @@ def _pip_install(requirements: Path, target: Path, python_version: str) -> None:
         sys.executable, "-m", "pip", "install",
         "--quiet", "--disable-pip-version-check", "--no-compile",
         "--requirement", str(requirements),
+        *(["--constraint", str(CONSTRAINTS)] if CONSTRAINTS.is_file() else []),
         "--target", str(target),
         *platform_flags,
         "--implementation", "cp",
