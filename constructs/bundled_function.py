@@ -116,8 +116,8 @@ class BundledFunction(Construct):
             environment={"POWERTOOLS_SERVICE_NAME": source, **(environment or {})},
             environment_encryption=encryption_key,
             dead_letter_queue=self.dead_letter_queue,
-            # The function must not add managed policies to its role; the
-            # role above holds exactly the statements listed in this file.
+            # The function must not add managed policies to its role, so the
+            # role has exactly the statements listed in this file.
             role=self.role.without_policy_updates(),
             vpc=vpc,
             vpc_subnets=vpc_subnets,

@@ -23,7 +23,7 @@ from cdk_nag import (
 
 from constructs import IConstruct
 
-# Reasons shorter than this say nothing a reviewer can check.
+# A reason shorter than this gives a reviewer nothing to check.
 MIN_REASON_LENGTH = 40
 
 
@@ -31,7 +31,7 @@ def compliance_packs(scope: IConstruct) -> list[NagPack]:
     """Create the rule packs every stack of the mesh must pass.
 
     Acknowledgements are copied into each resource's template metadata, so a
-    reviewer reading a template sees what was acknowledged and why.
+    reviewer reading a template finds what was acknowledged and why.
     """
     # One pack writing the metadata is enough: it copies every acknowledgement.
     return [
@@ -57,7 +57,7 @@ def acknowledge(resource: IConstruct, findings: Iterable[str], reason: str) -> N
         The construct whose default child (or itself) is a `CfnResource`.
         Passing a stack or a construct without a single CloudFormation
         resource raises `ValueError`, because the acknowledgement would then
-        cover resources nobody reviewed.
+        cover resources no one reviewed.
     findings:
         Finding ids exactly as cdk-nag reports them, for example
         ``"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:...:*]"``.

@@ -78,7 +78,7 @@ class JwksSnapshot(Construct):
             service_token=self.handler.function_arn,
             resource_type="Custom::CognitoJwksSnapshot",
             properties={"JwksUrl": jwks_url, "ParameterName": parameter_name, "DeployNonce": deploy_nonce},
-            # Fail the deploy within minutes if the function never answers, not after an hour.
+            # Fail the deploy within minutes if the function never responds, not after an hour.
             service_timeout=cdk.Duration.minutes(5),
         )
         self.copy.node.add_dependency(self.handler.policy)

@@ -146,9 +146,9 @@ class MeshAgent(Construct):
         self.runtime_arn = self.runtime.attr_agent_runtime_arn
         self.runtime_id = self.runtime.attr_agent_runtime_id
 
-        # NOTE: AgentCore Runtime writes to this log group name. Creating it here
-        # (after the runtime, because the name contains the runtime id) gives it
-        # the customer-managed key and the retention; this assumes the runtime
+        # NOTE: AgentCore Runtime writes to this log group name. Creating it here,
+        # after the runtime because the name contains the runtime id, gives it
+        # the customer-managed key and the retention. This assumes the runtime
         # creates no log group of its own before its first invocation.
         self.log_group = logs.LogGroup(
             self,

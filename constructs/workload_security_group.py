@@ -14,7 +14,7 @@ HTTPS_PORT = 443
 
 @dataclass(frozen=True)
 class MeshNetwork:
-    """What a mesh workload needs to know about the isolated network."""
+    """The parts of the isolated network that a mesh workload connects to."""
 
     vpc: ec2.IVpc
     subnets: ec2.SubnetSelection

@@ -159,7 +159,7 @@ def _resource_ids(value: Any, *, allow: bool) -> set[str]:
     such a reference plus a literal suffix (".../runtime-endpoint/DEFAULT")
     cannot be resolved offline: a hard-coded ARN, a name pattern such as
     "runtime/AgentMesh_*", or "*". For an Allow it counts as matching
-    everything, so the proof over-reports and never misses an edge; for a
+    everything, so the proof over-reports and never misses an edge. For a
     Deny it counts only if it is literally "*".
     """
     if isinstance(value, str):

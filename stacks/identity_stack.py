@@ -89,7 +89,7 @@ class IdentityStack(cdk.Stack):
         return server, scopes
 
     def _build_front_end_client(self, settings: MeshSettings) -> cognito.UserPoolClient:
-        """The bank's front end: authorization code with PKCE, no client secret."""
+        """Add the bank's front-end client: authorization code with PKCE, no client secret."""
         return self.user_pool.add_client(
             "FrontEndClient",
             generate_secret=False,

@@ -30,7 +30,7 @@ def environment_from(app: cdk.App) -> cdk.Environment:
 
 
 def build_mesh(app: cdk.App, *, compliance: bool = True) -> dict[str, cdk.Stack]:
-    """Add every stack of the mesh to ``app`` and, unless told not to, the cdk-nag packs."""
+    """Add every stack of the mesh to ``app``, and the cdk-nag packs unless ``compliance`` is False."""
     settings = MeshSettings.from_context(app.node.try_get_context)
     # Validate the mesh first: a bad file must stop synthesis before any stack exists.
     mesh = load_mesh_file(REPOSITORY_ROOT / settings.mesh_file, root=REPOSITORY_ROOT)

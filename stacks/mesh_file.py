@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# AgentCore runtime names allow letters, digits and underscores; the mesh
-# also uses the name in construct ids and environment variables, so it
-# keeps to lowercase and a short length.
+# AgentCore runtime names allow letters, digits and underscores. The mesh
+# also uses the name in construct ids and environment variables, so names
+# are lowercase and short.
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 SCOPE_PATTERN = re.compile(r"^[A-Za-z0-9_.:/-]{1,256}$")
 INBOUND_KINDS = ("user", "mesh")
@@ -76,11 +76,11 @@ class MeshDefinition:
     tools: Mapping[str, ToolSpec]
 
     def agent_edges(self) -> set[tuple[str, str]]:
-        """Every declared (caller, callee) pair of agents."""
+        """Return every declared (caller, callee) pair of agents."""
         return {(agent.name, callee) for agent in self.agents.values() for callee in agent.calls}
 
     def tool_edges(self) -> set[tuple[str, str]]:
-        """Every declared (agent, tool) pair."""
+        """Return every declared (agent, tool) pair."""
         return {(agent.name, tool) for agent in self.agents.values() for tool in agent.tools}
 
     def callers_of(self, name: str) -> list[str]:

@@ -21,7 +21,7 @@ _RETENTION_NAMES = {
 
 
 def retention(days: int) -> logs.RetentionDays:
-    """The CDK retention value for ``days``, which `MeshSettings` has validated."""
+    """Return the CDK retention value for ``days``, which `MeshSettings` has validated."""
     return getattr(logs.RetentionDays, _RETENTION_NAMES[days])
 
 
