@@ -87,11 +87,22 @@ setup() {
 }
 
 synth() {
-    rm -rf cdk.out
+    # Synthesize into a fresh folder and replace cdk.out only when every
+    # check passed, so a failed run never leaves templates that look valid.
+    local staging=cdk.out.staging
+    rm -rf "$staging"
     log "cdk synth (cdk-nag: AwsSolutions, PCI DSS 3.2.1, NIST 800-53 rev 5, HIPAA Security, Serverless)"
-    node_modules/.bin/cdk synth --quiet --no-notices --no-version-reporting "$@"
+    if ! node_modules/.bin/cdk synth --quiet --no-notices --no-version-reporting --output "$staging" "$@"; then
+        log "synthesis failed; cdk.out is unchanged, the failed output is in $staging"
+        return 1
+    fi
     log "cfn-lint on every synthesized template"
-    "$venv/bin/cfn-lint" --config-file .cfnlintrc.yaml
+    if ! "$venv/bin/cfn-lint" --config-file .cfnlintrc.yaml -- "$staging"/*.template.json; then
+        log "cfn-lint failed; cdk.out is unchanged, the failed output is in $staging"
+        return 1
+    fi
+    rm -rf cdk.out
+    mv "$staging" cdk.out
     log "templates in cdk.out: $(cd cdk.out && ls ./*.template.json | tr '\n' ' ')"
 }
 

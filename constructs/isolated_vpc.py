@@ -120,8 +120,9 @@ class IsolatedVpc(Construct):
     traffic go to a log group encrypted with ``flow_log_key``; every
     interface endpoint has private DNS, its own security group admitting TCP
     443 only from `workload_security_group`, and a policy limited to this
-    account's principals (the AgentCore data plane adds one bearer-token
-    statement, see `_agentcore_data_plane_endpoint`). Gateway endpoints for S3
+    account's principals. With ``bearer_callers`` the AgentCore data plane
+    also admits OAuth bearer-token callers to this account's runtimes (see
+    `_agentcore_data_plane_endpoint`). Gateway endpoints for S3
     and DynamoDB are reached through prefix lists, which `workload_security_group`
     names in its egress rules. ``zone_names``, when given, replaces
     ``max_azs``. ``prefix_list_ids`` maps ``"s3"`` and
@@ -140,6 +141,7 @@ class IsolatedVpc(Construct):
         control_plane_endpoint: bool,
         prefix_list_ids: Mapping[str, str],
         zone_names: Sequence[str] | None = None,
+        bearer_callers: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         missing = {"s3", "dynamodb"} - set(prefix_list_ids)
@@ -186,7 +188,7 @@ class IsolatedVpc(Construct):
         for spec in INTERFACE_ENDPOINTS:
             endpoint = self._add_interface_endpoint(spec.construct_id, spec.service)
             endpoint.add_to_policy(self._account_principals_statement(spec.actions))
-        self._agentcore_data_plane_endpoint()
+        self._agentcore_data_plane_endpoint(bearer_callers)
         if control_plane_endpoint:
             endpoint = self._add_interface_endpoint("AgentCoreControlPlane", "bedrock-agentcore-control")
             endpoint.add_to_policy(self._account_principals_statement(AGENTCORE_CONTROL_PLANE_ACTIONS))
@@ -265,15 +267,20 @@ class IsolatedVpc(Construct):
         self.interface_endpoints[construct_id] = endpoint
         return endpoint
 
-    def _agentcore_data_plane_endpoint(self) -> None:
+    def _agentcore_data_plane_endpoint(self, bearer_callers: bool) -> None:
         endpoint = self._add_interface_endpoint("AgentCoreDataPlane", "bedrock-agentcore")
         endpoint.add_to_policy(self._account_principals_statement(AGENTCORE_DATA_PLANE_ACTIONS))
+        if not bearer_callers:
+            # The front end calls the user-facing runtime from outside the VPC,
+            # and every caller inside it signs with SigV4, so no bearer-token
+            # statement is needed.
+            return
         # An endpoint policy can only restrict IAM principals. A caller that
-        # authenticates with an OAuth bearer token (the user-facing runtime's
-        # JWT authorizer) has no IAM principal, so AgentCore requires
-        # Principal "*" for such requests to pass the endpoint. The statement
-        # is narrowed to the one action and to runtimes of this account, so
-        # the endpoint cannot be used to reach another account's resources.
+        # authenticates with an OAuth bearer token (a runtime's JWT
+        # authorizer) has no IAM principal, so AgentCore requires Principal
+        # "*" for such requests to pass the endpoint. The statement is
+        # narrowed to the one action and to runtimes of this account, so the
+        # endpoint cannot be used to reach another account's resources.
         endpoint.add_to_policy(
             iam.PolicyStatement(
                 sid="BearerTokenCallersToThisAccountsRuntimes",

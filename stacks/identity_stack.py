@@ -23,8 +23,9 @@ class IdentityStack(cdk.Stack):
         self.front_end_client = self._build_front_end_client(settings)
         self.user_pool.add_domain(
             "Domain",
-            # The account id keeps the prefix unique per account and region.
-            cognito_domain=cognito.CognitoDomainOptions(domain_prefix=f"agent-mesh-{cdk.Aws.ACCOUNT_ID}"),
+            # The first group of the stack id's UUID keeps the prefix unique
+            # without publishing the account id in a public DNS name.
+            cognito_domain=cognito.CognitoDomainOptions(domain_prefix=f"agent-mesh-{_stack_uuid_prefix()}"),
             managed_login_version=cognito.ManagedLoginVersion.NEWER_MANAGED_LOGIN,
         )
 
@@ -73,13 +74,14 @@ class IdentityStack(cdk.Stack):
         )
 
     def _build_resource_server(self) -> tuple[cognito.UserPoolResourceServer, dict[str, cognito.ResourceServerScope]]:
-        scopes = {
-            name: cognito.ResourceServerScope(scope_name=name, scope_description=description)
-            for name, description in (
-                ("accounts.read", "Read the balances of the signed-in customer's accounts"),
-                ("transactions.read", "Read the transactions of the signed-in customer's accounts"),
-            )
+        descriptions = {
+            constants.SCOPE_ACCOUNTS_READ: "Read the balances of the signed-in customer's accounts",
+            constants.SCOPE_TRANSACTIONS_READ: "Read the transactions of the signed-in customer's accounts",
         }
+        scopes = {}
+        for scope in constants.RESOURCE_SERVER_SCOPES:
+            name = scope.removeprefix(f"{constants.RESOURCE_SERVER_IDENTIFIER}/")
+            scopes[name] = cognito.ResourceServerScope(scope_name=name, scope_description=descriptions[scope])
         server = self.user_pool.add_resource_server(
             "ResourceServer",
             identifier=constants.RESOURCE_SERVER_IDENTIFIER,
@@ -126,3 +128,9 @@ class IdentityStack(cdk.Stack):
             ("JwksParameterName", self.jwks_snapshot.parameter_name, "SSM parameter with the JWKS snapshot"),
         ):
             cdk.CfnOutput(self, name, value=value, description=description)
+
+
+def _stack_uuid_prefix() -> str:
+    # AWS::StackId is arn:...:stack/<name>/<uuid>; take the uuid's first 8 hex digits.
+    stack_uuid = cdk.Fn.select(2, cdk.Fn.split("/", cdk.Aws.STACK_ID))
+    return cdk.Fn.select(0, cdk.Fn.split("-", stack_uuid))

@@ -13,7 +13,7 @@ from stacks.identity_stack import IdentityStack
 from stacks.mesh_file import load_mesh_file
 from stacks.mesh_stack import MeshStack
 from stacks.network_stack import NetworkStack
-from stacks.settings import MeshSettings
+from stacks.settings import MeshSettings, check_environment
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,6 +26,8 @@ def environment_from(app: cdk.App) -> cdk.Environment:
     """
     account = app.node.try_get_context("mesh:account") or os.environ.get("CDK_DEFAULT_ACCOUNT")
     region = app.node.try_get_context("mesh:region") or os.environ.get("CDK_DEFAULT_REGION")
+    account = None if account is None else str(account)
+    check_environment(account, region)
     return cdk.Environment(account=account, region=region)
 
 

@@ -8,6 +8,7 @@ and the fix, before any construct is created.
 
 from __future__ import annotations
 
+import importlib
 import re
 import tomllib
 from collections.abc import Mapping
@@ -15,12 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mesh_identity import constants
+
 # AgentCore runtime names allow letters, digits and underscores. The mesh
 # also uses the name in construct ids and environment variables, so names
 # are lowercase and short.
-NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
-SCOPE_PATTERN = re.compile(r"^[A-Za-z0-9_.:/-]{1,256}$")
+# Patterns are used with fullmatch, so a trailing newline does not pass.
+NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,31}")
 INBOUND_KINDS = ("user", "mesh")
+# The scopes the identity stack's resource server defines; a scope outside
+# this set could never be in a user's token.
+KNOWN_SCOPES = frozenset(constants.RESOURCE_SERVER_SCOPES)
 
 _TOP_LEVEL_KEYS = {"version", "agents", "tools"}
 _AGENT_KEYS = {"description", "inbound", "source", "memory", "model", "calls", "tools", "required_scopes", "invoke_for_user"}
@@ -66,6 +72,8 @@ class ToolSpec:
     source: str
     schema: str
     operation_scopes: Mapping[str, str]
+    # The MCP tool definitions the schema variable holds, checked against the operations.
+    definitions: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,6 +113,10 @@ def load_mesh_file(path: str | Path, *, root: Path | None = None) -> MeshDefinit
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as error:
         raise MeshFileError(str(path), ["file not found; set context mesh:file to the mesh definition"]) from error
+    except (IsADirectoryError, PermissionError) as error:
+        raise MeshFileError(str(path), [f"cannot be read ({error.strerror}); point mesh:file at a readable file"]) from error
+    except UnicodeDecodeError as error:
+        raise MeshFileError(str(path), [f"is not UTF-8 text (byte {error.start}); save it as UTF-8 TOML"]) from error
     except tomllib.TOMLDecodeError as error:
         # tomllib reports duplicate tables and keys here, with the line.
         raise MeshFileError(str(path), [f"not valid TOML ({error}); a name defined twice is reported here too"]) from error
@@ -115,17 +127,20 @@ def parse_mesh(raw: Mapping[str, Any], *, source_name: str = "mesh.toml", root: 
     """Validate the parsed TOML document and build the `MeshDefinition`."""
     problems: list[str] = []
     _unknown_keys(raw, _TOP_LEVEL_KEYS, "the top level", problems)
-    if raw.get("version") != 1:
-        problems.append(f"version is {raw.get('version')!r}; set version = 1")
+    version = raw.get("version")
+    if type(version) is not int or version != 1:
+        problems.append(f"version is {version!r}; set version = 1")
 
     agents = {name: _agent(name, entry, problems, root) for name, entry in _tables(raw, "agents", problems).items()}
-    tools = {name: _tool(name, entry, problems) for name, entry in _tables(raw, "tools", problems).items()}
+    tools = {name: _tool(name, entry, problems, root) for name, entry in _tables(raw, "tools", problems).items()}
     _check_names(list(agents) + list(tools), problems)
     if not agents:
         problems.append("no agents defined; add at least one [agents.<name>] table")
 
     valid_tools = {name: tool for name, tool in tools.items() if tool is not None}
     _check_edges(agents, set(tools), problems)
+    _check_tool_sources(valid_tools, problems)
+    _check_tool_reach(agents, set(tools), problems)
     if not problems:
         _check_cycles(agents, problems)
     if problems:
@@ -163,6 +178,14 @@ def _string_list(entry: Mapping[str, Any], key: str, where: str, problems: list[
     return tuple(dict.fromkeys(value))
 
 
+def _text(entry: Mapping[str, Any], key: str, where: str, problems: list[str]) -> str:
+    value = entry.get(key, "")
+    if not isinstance(value, str):
+        problems.append(f"{where}.{key} must be a string, got {value!r}")
+        return ""
+    return value
+
+
 def _boolean(entry: Mapping[str, Any], key: str, where: str, problems: list[str]) -> bool:
     value = entry.get(key, False)
     if not isinstance(value, bool):
@@ -184,17 +207,23 @@ def _agent(name: str, entry: Mapping[str, Any], problems: list[str], root: Path 
     source = entry.get("source", f"agents/{name}")
     if not isinstance(source, str):
         problems.append(f"{where}.source must be a folder path, got {source!r}")
+    elif root is not None and not _inside(root, source):
+        problems.append(f"{where}.source is {source!r}, which is outside the repository; use a path like agents/{name}")
     elif root is not None and not (root / source / "main.py").is_file():
         problems.append(f"{where}.source is {source!r}, which has no main.py; point it at the agent's code folder")
     scopes = _string_list(entry, "required_scopes", where, problems)
+    if not scopes:
+        # Without a scope, any token of the front-end client would be enough.
+        problems.append(f"{where}.required_scopes is empty or missing; list the scopes a user's token must carry")
     for scope in scopes:
-        if not SCOPE_PATTERN.match(scope):
-            problems.append(f"{where}.required_scopes contains {scope!r}, which is not an OAuth scope name")
-    if inbound == "mesh" and "required_scopes" not in entry:
-        problems.append(f"{where} is called by agents and must list required_scopes its callers' users need")
+        if scope not in KNOWN_SCOPES:
+            problems.append(
+                f"{where}.required_scopes contains {scope!r}, which the user pool does not define; "
+                f"use one of {sorted(KNOWN_SCOPES)}"
+            )
     spec = AgentSpec(
         name=name,
-        description=str(entry.get("description", "")),
+        description=_text(entry, "description", where, problems),
         inbound=str(inbound),
         source=str(source),
         memory=_boolean(entry, "memory", where, problems),
@@ -207,16 +236,16 @@ def _agent(name: str, entry: Mapping[str, Any], problems: list[str], root: Path 
     return spec
 
 
-def _tool(name: str, entry: Mapping[str, Any], problems: list[str]) -> ToolSpec | None:
+def _tool(name: str, entry: Mapping[str, Any], problems: list[str], root: Path | None) -> ToolSpec | None:
     where = f"tools.{name}"
     count = len(problems)
     _unknown_keys(entry, _TOOL_KEYS, where, problems)
     source = entry.get("source", name)
-    if not isinstance(source, str) or not NAME_PATTERN.match(source):
+    if not isinstance(source, str) or not NAME_PATTERN.fullmatch(source):
         problems.append(f"{where}.source is {source!r}; name the function folder under lambda_src/")
-    schema = entry.get("schema", "")
-    if not isinstance(schema, str) or ":" not in schema:
-        problems.append(f'{where}.schema is {schema!r}; use "<module>:<variable>", for example "ledger.tool_schema:TOOL_DEFINITIONS"')
+        source = ""
+    elif root is not None and not (root / "lambda_src" / source / "handler.py").is_file():
+        problems.append(f"{where}.source is {source!r}, but lambda_src/{source}/handler.py does not exist")
     operations = entry.get("operations", {})
     scopes: dict[str, str] = {}
     if not isinstance(operations, Mapping) or not operations:
@@ -228,24 +257,92 @@ def _tool(name: str, entry: Mapping[str, Any], problems: list[str]) -> ToolSpec 
                 continue
             _unknown_keys(settings, _OPERATION_KEYS, f"{where}.operations.{operation}", problems)
             scope = settings.get("scope")
-            if not isinstance(scope, str) or not SCOPE_PATTERN.match(scope):
-                problems.append(f"{where}.operations.{operation}.scope is {scope!r}; name the OAuth scope the user needs")
+            if scope not in KNOWN_SCOPES:
+                problems.append(
+                    f"{where}.operations.{operation}.scope is {scope!r}; use one of {sorted(KNOWN_SCOPES)}"
+                )
                 continue
+            enforced = constants.TOOL_REQUIRED_SCOPES.get(operation)
+            if enforced != scope:
+                problems.append(
+                    f"{where}.operations.{operation}.scope is {scope!r} but the interceptor enforces {enforced!r} "
+                    "(mesh_identity.constants.TOOL_REQUIRED_SCOPES); make them the same"
+                )
             scopes[operation] = scope
+    schema = entry.get("schema", "")
+    definitions = _tool_definitions(where, source, schema, problems) if source else ()
+    names = {definition["name"] for definition in definitions}
+    declared = set(operations) if isinstance(operations, Mapping) else set()
+    if definitions and names != declared:
+        problems.append(
+            f"{where}: the schema defines {sorted(names)} but the operations are {sorted(declared)}; list the same in both"
+        )
     spec = ToolSpec(
         name=name,
-        description=str(entry.get("description", "")),
+        description=_text(entry, "description", where, problems),
         source=str(source),
         schema=str(schema),
         operation_scopes=scopes,
+        definitions=definitions,
     )
     return spec if len(problems) == count else None
+
+
+def _tool_definitions(where: str, source: str, schema: Any, problems: list[str]) -> tuple[Mapping[str, Any], ...]:
+    """Import the tool's MCP definitions; only a module inside the tool's own package may be named."""
+    example = f'"{source}.tool_schema:TOOL_DEFINITIONS"'
+    if not isinstance(schema, str) or schema.count(":") != 1:
+        problems.append(f"{where}.schema is {schema!r}; use \"<module>:<variable>\", for example {example}")
+        return ()
+    module_name, variable = schema.split(":")
+    if not module_name.startswith(f"{source}."):
+        problems.append(f"{where}.schema names module {module_name!r}; it must be inside the tool's package, like {example}")
+        return ()
+    try:
+        definitions = getattr(importlib.import_module(module_name), variable)
+    except (ImportError, AttributeError) as error:
+        problems.append(f"{where}.schema is {schema!r}, which cannot be loaded ({error}); use {example}")
+        return ()
+    valid = isinstance(definitions, (list, tuple)) and all(
+        isinstance(tool, Mapping) and isinstance(tool.get("name"), str) and isinstance(tool.get("inputSchema"), Mapping)
+        for tool in definitions
+    )
+    if not valid or not definitions:
+        problems.append(f"{where}.schema {schema!r} is not a list of MCP tool definitions with name and inputSchema")
+        return ()
+    return tuple(definitions)
+
+
+def _inside(root: Path, source: str) -> bool:
+    return (root / source).resolve().is_relative_to(root.resolve())
+
+
+def _check_tool_sources(tools: Mapping[str, ToolSpec], problems: list[str]) -> None:
+    by_source: dict[str, str] = {}
+    for tool in tools.values():
+        if tool.source in by_source:
+            problems.append(
+                f"tools.{tool.name}.source {tool.source!r} is already the function of tools.{by_source[tool.source]}; "
+                "each tool has a function of its own"
+            )
+        by_source.setdefault(tool.source, tool.name)
+
+
+def _check_tool_reach(agents: Mapping[str, AgentSpec], tool_names: set[str], problems: list[str]) -> None:
+    # bedrock-agentcore:InvokeGateway is granted on the whole gateway, so an
+    # agent that may call one tool can call them all. The file must say so.
+    for agent in agents.values():
+        if agent.tools and set(agent.tools) != tool_names:
+            problems.append(
+                f"agents.{agent.name}.tools lists {sorted(agent.tools)}, but InvokeGateway reaches every tool of "
+                f"the mesh gateway {sorted(tool_names)} and IAM cannot limit an agent to some of them; list all tools"
+            )
 
 
 def _check_names(names: list[str], problems: list[str]) -> None:
     seen: dict[str, str] = {}
     for name in names:
-        if not NAME_PATTERN.match(name):
+        if not NAME_PATTERN.fullmatch(name):
             problems.append(
                 f"name {name!r} is invalid; use 1 to 32 lowercase letters, digits or underscores, starting with a letter"
             )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,8 @@ from stacks.network_stack import NetworkStack
 from stacks.settings import MeshSettings, retention
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
+# The function folder whose code reads the ledger table.
+LEDGER_SOURCE = "ledger"
 # Actions of AgentCore Memory's data plane that a conversation needs.
 MEMORY_ACTIONS = ("bedrock-agentcore:CreateEvent", "bedrock-agentcore:GetEvent", "bedrock-agentcore:ListEvents")
 
@@ -146,6 +147,16 @@ class MeshStack(cdk.Stack):
         return interceptor
 
     def _build_tool(self, tool: ToolSpec) -> BundledFunction:
+        """Build the tool's function; only the ledger's code gets the ledger's data access."""
+        if tool.source != LEDGER_SOURCE:
+            # NOTE: a tool other than the ledger gets a function with no data
+            # access; grant what it needs here, in the stack.
+            function = self._function(
+                f"{tool.name.title()}Tool", tool.source, tool.description or f"Mesh tool {tool.name}", {}, gateway_endpoints=()
+            )
+            self.gateway.add_lambda_target(tool.name, function, json.loads(json.dumps(tool.definitions)))
+            return function
+
         function = self._function(
             f"{tool.name.title()}Tool",
             tool.source,
@@ -165,7 +176,7 @@ class MeshStack(cdk.Stack):
                 resources=[self.pagination_key.key_arn],
             )
         )
-        self.gateway.add_lambda_target(tool.name, function, _load_tool_definitions(tool))
+        self.gateway.add_lambda_target(tool.name, function, json.loads(json.dumps(tool.definitions)))
         return function
 
     def _build_memory(self) -> agentcore.CfnMemory:
@@ -321,31 +332,3 @@ class MeshStack(cdk.Stack):
                 value=agent.runtime_arn,
                 description=f"AgentCore runtime of agent {name}",
             )
-
-
-def _load_tool_definitions(tool: ToolSpec) -> list[dict[str, Any]]:
-    """Import the tool's MCP definitions and check they match the operations in mesh.toml."""
-    module_name, _, variable = tool.schema.partition(":")
-    try:
-        definitions = getattr(importlib.import_module(module_name), variable)
-    except (ImportError, AttributeError) as error:
-        raise ValueError(
-            f"tools.{tool.name}.schema is {tool.schema!r}, which cannot be imported ({error}); "
-            "point it at a list of MCP tool definitions under lambda_src/"
-        ) from error
-    names = {definition["name"] for definition in definitions}
-    if names != set(tool.operation_scopes):
-        raise ValueError(
-            f"tools.{tool.name}: the schema defines {sorted(names)} but mesh.toml lists operations "
-            f"{sorted(tool.operation_scopes)}; list the same operations in both"
-        )
-    # The interceptor enforces constants.TOOL_REQUIRED_SCOPES at run time; the
-    # scopes declared in mesh.toml must be the ones it enforces.
-    for operation, scope in sorted(tool.operation_scopes.items()):
-        enforced = constants.TOOL_REQUIRED_SCOPES.get(operation)
-        if enforced != scope:
-            raise ValueError(
-                f"tools.{tool.name}.operations.{operation}.scope is {scope!r} but the interceptor enforces "
-                f"{enforced!r} (mesh_identity.constants.TOOL_REQUIRED_SCOPES); make them the same"
-            )
-    return json.loads(json.dumps(definitions))

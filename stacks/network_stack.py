@@ -7,7 +7,7 @@ import aws_cdk as cdk
 from constructs import Construct
 from constructs.encryption_key import EncryptionKey
 from constructs.isolated_vpc import IsolatedVpc
-from stacks.settings import MeshSettings, retention
+from stacks.settings import MeshSettings, SettingsError, retention
 
 PREFIX_LIST_PATTERN = r"^pl-[0-9a-f]{8,17}$"
 
@@ -31,6 +31,7 @@ class NetworkStack(cdk.Stack):
             flow_log_key=self.log_key,
             flow_log_retention=retention(settings.flow_log_retention_days),
             control_plane_endpoint=settings.control_plane_endpoint,
+            bearer_callers=settings.bearer_callers_in_vpc,
             prefix_list_ids=self._prefix_list_ids(settings),
         )
         self.vpc = self.isolated.vpc
@@ -43,15 +44,20 @@ class NetworkStack(cdk.Stack):
         return zone_names if zone_names is not None else super().availability_zones
 
     def _zone_names(self, settings: MeshSettings) -> list[str] | None:
-        """Zone names for a known region; None lets CloudFormation pick them (Fn::GetAZs).
+        """Zone names for a known account and region; None lets CloudFormation pick them (Fn::GetAZs).
 
         With a known account and region, CDK would otherwise look the zones up
         in the account during synthesis, which needs credentials and network.
         """
-        if cdk.Token.is_unresolved(self.region):
-            return None
         if settings.availability_zone_names:
+            if not cdk.Token.is_unresolved(self.region) and settings.availability_zone_names[0][:-1] != self.region:
+                raise SettingsError(
+                    f"context mesh:availabilityZoneNames lists {list(settings.availability_zone_names)}, "
+                    f"which are not zones of the stack's region {self.region}"
+                )
             return list(settings.availability_zone_names)
+        if cdk.Token.is_unresolved(self.region) or cdk.Token.is_unresolved(self.account):
+            return None
         # NOTE: assumes the first zones of the region are named a, b, c; set
         # mesh:availabilityZoneNames where an account lacks one of them.
         return [f"{self.region}{letter}" for letter in "abcdef"[: settings.availability_zones]]

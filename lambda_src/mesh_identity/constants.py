@@ -43,6 +43,8 @@ VERIFIED_IDENTITY_KEY: Final = "__mesh_verified_identity"
 RESOURCE_SERVER_IDENTIFIER: Final = "agent-mesh"
 SCOPE_ACCOUNTS_READ: Final = f"{RESOURCE_SERVER_IDENTIFIER}/accounts.read"
 SCOPE_TRANSACTIONS_READ: Final = f"{RESOURCE_SERVER_IDENTIFIER}/transactions.read"
+# Every scope the user pool's resource server defines.
+RESOURCE_SERVER_SCOPES: Final = (SCOPE_ACCOUNTS_READ, SCOPE_TRANSACTIONS_READ)
 
 # The scope each mesh tool requires, keyed by the tool's own name (without the
 # "<target name>___" prefix that the Gateway adds). A tool missing here is denied.

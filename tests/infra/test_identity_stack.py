@@ -134,3 +134,8 @@ def test_jwks_function_writes_only_its_parameter(identity_template: Template) ->
 
 def _as_list(value):
     return value if isinstance(value, list) else [value]
+
+
+def test_cognito_domain_does_not_publish_account_id(identity_template: Template) -> None:
+    domain = next(iter(identity_template.find_resources("AWS::Cognito::UserPoolDomain").values()))
+    assert "AWS::AccountId" not in str(domain["Properties"]["Domain"])

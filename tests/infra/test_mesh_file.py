@@ -47,13 +47,13 @@ BAD_FILES = [
     (
         "cycle",
         lambda d: d["agents"]["transaction"].update(calls=["audit"]) or d["agents"].update(
-            audit={"inbound": "mesh", "source": "agents/transaction", "calls": ["transaction"], "required_scopes": []}
+            audit={"inbound": "mesh", "source": "agents/transaction", "calls": ["transaction"], "required_scopes": ["agent-mesh/accounts.read"]}
         ),
         "the calls form a cycle",
     ),
     ("user-facing-callee", lambda d: d["agents"]["transaction"].update(inbound="user"), "'transaction', which is user-facing"),
     ("unknown-tool", lambda d: d["agents"]["transaction"].update(tools=["payments"]), "unknown tool 'payments'"),
-    ("invalid-name", lambda d: d["agents"].update({"Risk-Engine": {"inbound": "mesh", "required_scopes": []}}), "name 'Risk-Engine' is invalid"),
+    ("invalid-name", lambda d: d["agents"].update({"Risk-Engine": {"inbound": "mesh", "source": "agents/transaction", "required_scopes": ["agent-mesh/accounts.read"]}}), "name 'Risk-Engine' is invalid"),
     ("colliding-names", lambda d: d["tools"].update(support=copy.deepcopy(d["tools"]["ledger"])), "name 'support' collides with 'support'"),
     ("unknown-agent-key", lambda d: d["agents"]["support"].update(callz=["transaction"]), "unknown key 'callz' in agents.support"),
     ("unknown-top-key", lambda d: d.update(agent={}), "unknown key 'agent' in the top level"),
@@ -62,7 +62,22 @@ BAD_FILES = [
     ("duplicate-call", lambda d: d["agents"]["support"].update(calls=["transaction", "transaction"]), "lists ['transaction'] more than once"),
     ("bad-version", lambda d: d.update(version=2), "version is 2; set version = 1"),
     ("no-scope-operation", lambda d: d["tools"]["ledger"]["operations"]["get_balance"].pop("scope"), "operations.get_balance.scope is None"),
-    ("mesh-agent-without-scopes", lambda d: d["agents"]["transaction"].pop("required_scopes"), "must list required_scopes"),
+    ("mesh-agent-without-scopes", lambda d: d["agents"]["transaction"].pop("required_scopes"), "agents.transaction.required_scopes is empty"),
+    ("user-agent-without-scopes", lambda d: d["agents"]["support"].pop("required_scopes"), "agents.support.required_scopes is empty"),
+    ("empty-scopes", lambda d: d["agents"]["transaction"].update(required_scopes=[]), "agents.transaction.required_scopes is empty"),
+    ("unknown-scope", lambda d: d["agents"]["support"].update(required_scopes=["agent-mesh/admin.write"]), "which the user pool does not define"),
+    ("newline-in-name", lambda d: d["agents"].update({"audit\n": {"inbound": "mesh", "source": "agents/transaction", "required_scopes": ["agent-mesh/accounts.read"]}}), "name 'audit\\n' is invalid"),
+    ("version-true", lambda d: d.update(version=True), "version is True"),
+    ("version-float", lambda d: d.update(version=1.0), "version is 1.0"),
+    ("description-number", lambda d: d["agents"]["support"].update(description=5), "agents.support.description must be a string"),
+    ("source-outside-repository", lambda d: d["agents"]["support"].update(source="../outside"), "outside the repository"),
+    ("schema-outside-tool", lambda d: d["tools"]["ledger"].update(schema="os:environ"), "must be inside the tool's package"),
+    ("schema-not-definitions", lambda d: d["tools"]["ledger"].update(schema="ledger.tool_schema:MAX_PAGE_SIZE"), "is not a list of MCP tool definitions"),
+    ("tool-source-missing", lambda d: d["tools"]["ledger"].update(source="nosuchfolder"), "lambda_src/nosuchfolder/handler.py does not exist"),
+    ("operations-differ", lambda d: d["tools"]["ledger"]["operations"].update(list_transfers=d["tools"]["ledger"]["operations"].pop("list_transactions")), "the schema defines"),
+    ("scope-differs-from-interceptor", lambda d: d["tools"]["ledger"]["operations"]["list_transactions"].update(scope="agent-mesh/accounts.read"), "but the interceptor enforces"),
+    ("shared-tool-source", lambda d: d["tools"].update(archive=copy.deepcopy(d["tools"]["ledger"])), "is already the function of tools.ledger"),
+    ("partial-tool-list", lambda d: d["tools"].update(archive={**copy.deepcopy(d["tools"]["ledger"]), "source": "interceptor"}), "IAM cannot limit an agent to some of them"),
 ]
 
 
@@ -84,6 +99,21 @@ def test_mesh_file_duplicate_table_is_reported(tmp_path: Path) -> None:
     path.write_text(text)
     with pytest.raises(MeshFileError, match="not valid TOML"):
         load_mesh_file(path, root=REPOSITORY_ROOT)
+
+
+@pytest.mark.parametrize(
+    "content", [bytes(range(256)) * 4, b"\xff\xfe" + "version = 1".encode("utf-16-le")], ids=["binary", "utf16"]
+)
+def test_mesh_file_unreadable_bytes_are_reported(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "mesh.toml"
+    path.write_bytes(content)
+    with pytest.raises(MeshFileError, match="not UTF-8 text"):
+        load_mesh_file(path, root=REPOSITORY_ROOT)
+
+
+def test_mesh_file_directory_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(MeshFileError, match="cannot be read"):
+        load_mesh_file(tmp_path, root=REPOSITORY_ROOT)
 
 
 def test_mesh_file_missing_file_names_setting(tmp_path: Path) -> None:

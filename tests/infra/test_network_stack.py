@@ -6,6 +6,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from constructs.isolated_vpc import INTERFACE_ENDPOINTS
+from tests.support.cdk_app import build_test_app, mesh_test_context
 
 HTTPS = 443
 EXPECTED_INTERFACE_SERVICES = sorted(
@@ -132,8 +133,17 @@ def test_network_endpoint_policies_scope_to_account(network_template: Template) 
             assert scoped or bucket_scoped, statement["Sid"]
 
 
-def test_network_bearer_statement_only_invokes_own_runtimes(network_template: Template) -> None:
+def test_network_has_no_bearer_statement_by_default(network_template: Template) -> None:
+    # Every caller inside the VPC signs with SigV4; Principal "*" is opt-in.
     endpoints = _resources(network_template, "AWS::EC2::VPCEndpoint").values()
+    principals = [s["Principal"] for e in endpoints for s in e["Properties"]["PolicyDocument"]["Statement"] if "Condition" not in s]
+    assert all(s.get("Sid") != "BearerTokenCallersToThisAccountsRuntimes" for e in endpoints for s in e["Properties"]["PolicyDocument"]["Statement"])
+    assert len(principals) == 1  # the S3 statement, scoped by bucket
+
+
+def test_network_bearer_statement_only_invokes_own_runtimes(tmp_path) -> None:
+    _app, stacks = build_test_app(tmp_path, context=mesh_test_context(**{"mesh:bearerCallersInVpc": True}))
+    endpoints = _resources(Template.from_stack(stacks["network"]), "AWS::EC2::VPCEndpoint").values()
     bearer = [s for e in endpoints for s in e["Properties"]["PolicyDocument"]["Statement"] if s["Sid"].startswith("Bearer")]
     assert len(bearer) == 1
     assert bearer[0]["Action"] == "bedrock-agentcore:InvokeAgentRuntime"
