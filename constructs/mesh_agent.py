@@ -84,8 +84,13 @@ class MeshAgent(Construct):
                 "bedrock-agentcore.amazonaws.com",
                 conditions={
                     "StringEquals": {"aws:SourceAccount": stack.account},
+                    # A runtime id is "<runtime name>-<10 characters>" (AgentCore
+                    # control plane API reference, agentRuntimeId), so only this
+                    # runtime can assume the role.
                     "ArnLike": {
-                        "aws:SourceArn": stack.format_arn(service="bedrock-agentcore", resource="runtime", resource_name="*")
+                        "aws:SourceArn": stack.format_arn(
+                            service="bedrock-agentcore", resource="runtime", resource_name=f"{runtime_name}-*"
+                        )
                     },
                 },
             ),

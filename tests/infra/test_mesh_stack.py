@@ -212,3 +212,11 @@ def test_invoke_for_user_is_denied(mesh_template: Template) -> None:
     text = json.dumps(mesh_template.to_json())
     assert text.count('"Action": "bedrock-agentcore:InvokeAgentRuntimeForUser", "Effect": "Deny"') >= 1
     assert "InvokeAgentRuntimeForUser\\\",\\\"Effect\\\":\\\"Deny" in text
+
+
+def test_agent_role_trusts_only_its_own_runtime(mesh_template: Template) -> None:
+    roles = mesh_template.find_resources("AWS::IAM::Role")
+    agent_roles = [role for role in roles.values() if {"Key": constants.AGENT_TAG_KEY, "Value": "support"} in role["Properties"].get("Tags", [])]
+    assert len(agent_roles) == 1
+    condition = agent_roles[0]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]
+    assert "runtime/AgentMesh_support-*" in json.dumps(condition["ArnLike"]["aws:SourceArn"])
