@@ -157,9 +157,13 @@ def _bob_token_with_alice_id(mesh: LocalMesh) -> Outcome:
     outcome.expect(
         result.get("account_number") == f"****{BOB.account_number[-4:]}", "expected Bob's masked account number"
     )
+
+    # The Transaction agent removes both ids before the Gateway call, so the
+    # interceptor, which applies the same rule, finds none left.
     _check_records(
         outcome, mesh, mark,
-        (INTERCEPTOR_HOP, "allow", "token_verified", {"sub": BOB.sub, "removed_identity_arguments": 2}),
+        (TRANSACTION_HOP, "allow", "tool_result_returned", {"sub": BOB.sub, "removed_identity_arguments": 2}),
+        (INTERCEPTOR_HOP, "allow", "token_verified", {"sub": BOB.sub, "removed_identity_arguments": 0}),
         (LEDGER_HOP, "allow", "tool_served", {"sub": BOB.sub}),
     )  # fmt: skip
     return outcome
@@ -253,7 +257,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "Bob's token with Alice's customer id in the tool arguments (hop 2, signed by the Support role)",
-        f"only Bob's data ({BOB.balance}); the interceptor drops the caller's customer ids",
+        f"only Bob's data ({BOB.balance}); the Transaction agent drops the caller's customer ids",
         _bob_token_with_alice_id,
     ),
     Scenario(

@@ -18,18 +18,20 @@ import os
 from functools import lru_cache
 from typing import Any, Final
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from mesh_identity.logger import create_logger
 from mesh_identity.tokens import TokenVerifier, verifier_from_env
 
 from interceptor.decision import intercept
 
 DEFAULT_SERVICE_NAME: Final = "mesh-gateway-interceptor"
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE_NAME)
+# The function ARN that inject_lambda_context adds to every line contains the
+# account id, which this logger's formatter masks.
+logger = create_logger(os.environ.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE_NAME)
 # The identity library logs JWKS reloads through the standard logging module.
-# This gives those lines the same JSON format and Lambda context keys.
+# This gives those lines the same JSON format, masking and Lambda context keys.
 copy_config_to_registered_loggers(source_logger=logger, include={"mesh_identity"})
 
 

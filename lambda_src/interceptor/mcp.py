@@ -11,6 +11,7 @@ present only when the interceptor is configured with ``passRequestHeaders: true`
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -80,6 +81,10 @@ def parse_event(event: Any) -> GatewayRequest:
     body = gateway_request.get("body")
     if isinstance(body, (str, bytes)):
         body = _parse_json_body(body)
+    elif _contains_non_finite_number(body):
+        # The Lambda runtime decodes the event with Python's json module, which
+        # also accepts NaN and Infinity, so an object body is checked too.
+        raise MalformedRequest("The MCP body contains NaN or an infinite number", reason="mcp_body_not_json")
     if not isinstance(body, dict):
         raise MalformedRequest(
             "The MCP body is not a JSON object (batches are not accepted)", reason="mcp_body_not_object"
@@ -88,10 +93,42 @@ def parse_event(event: Any) -> GatewayRequest:
 
 
 def _parse_json_body(raw: str | bytes) -> Any:
+    """Parse ``raw`` as RFC 8259 JSON, which has no NaN or Infinity.
+
+    Python's json module accepts the literals ``NaN``, ``Infinity`` and
+    ``-Infinity``, and turns a number too large for a float (``1e309``) into
+    infinity. Forwarded, any of them would make the body that the Gateway
+    sends to the target invalid JSON, so they are rejected here.
+    """
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
     except (ValueError, RecursionError) as error:
         raise MalformedRequest("The MCP body is not valid JSON", reason="mcp_body_not_json") from error
+
+
+def _reject_constant(literal: str) -> Any:
+    raise ValueError(f"{literal} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:32]} is outside the range of a double")
+    return value
+
+
+def _contains_non_finite_number(value: Any) -> bool:
+    # Iterative, so a deeply nested body cannot exhaust the call stack here.
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return True
+        if isinstance(item, Mapping):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def parse_jsonrpc(body: Mapping[str, Any]) -> McpRequest:

@@ -2,91 +2,48 @@
 
 The ledger reads the customer only from `VERIFIED_IDENTITY_KEY`. These
 functions make sure that key contains what the interceptor verified, and that no
-other argument that names a customer or user reaches the tool either, at any
-depth. Defence in depth: a tool bug that reads such an argument still gets
-nothing from the caller.
+other argument whose name is on the identity deny-list
+(`mesh_identity.arguments.IDENTITY_KEYS`) reaches the tool either, at any
+depth. Argument names with a non-ASCII character are rejected, because a
+look-alike letter of another script could hide an identity key. The rules
+themselves live in `mesh_identity.arguments`, so the Transaction agent applies
+the same ones.
 """
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
 
+from mesh_identity.arguments import MAX_ARGUMENT_DEPTH, is_identity_key, normalize_key
+from mesh_identity.arguments import strip_identity_arguments as _strip_identity_arguments
 from mesh_identity.constants import VERIFIED_IDENTITY_KEY
+from mesh_identity.errors import InvalidArguments
 from mesh_identity.tokens import VerifiedClaims
 
 from interceptor.errors import MalformedRequest
 
-# Argument names, after `normalize_key`, that claim to say who the customer
-# or user is. Compared after normalisation so that customer_id, customerId,
-# CustomerID, customer-id and "customer id" all match.
-IDENTITY_KEYS: Final = frozenset(
-    {
-        "customerid",
-        "customer",
-        "customerids",
-        "sub",
-        "subject",
-        "userid",
-        "user",
-        "username",
-        "accountowner",
-        "owner",
-        "principal",
-        "identity",
-    }
-)
-# Nesting deeper than this is rejected (levels of objects and arrays). Tool
-# arguments of the mesh are flat.
-MAX_ARGUMENT_DEPTH: Final = 32
-
-
-def normalize_key(key: str) -> str:
-    """Return ``key`` folded for comparison: NFKC, case-folded, letters and digits only."""
-    folded = unicodedata.normalize("NFKC", key).casefold()
-    return "".join(character for character in folded if character.isalnum())
-
-
-_RESERVED_KEY_NORMALIZED: Final = normalize_key(VERIFIED_IDENTITY_KEY)
-
-
-def is_identity_key(key: str) -> bool:
-    """Return True if an argument named ``key`` claims an identity or the reserved key."""
-    normalized = normalize_key(key)
-    return normalized in IDENTITY_KEYS or normalized == _RESERVED_KEY_NORMALIZED
+__all__ = [
+    "MAX_ARGUMENT_DEPTH",
+    "is_identity_key",
+    "normalize_key",
+    "rewrite_tool_call_body",
+    "strip_identity_arguments",
+    "verified_identity",
+]
 
 
 def strip_identity_arguments(arguments: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
     """Return a copy of ``arguments`` without identity keys at any depth, and how many were removed.
 
-    Values are copied structurally. Strings stay strings, so text such as
-    ``'{"customer_id": "alice"}'`` is never parsed into a key.
-    Raises `MalformedRequest` if the arguments nest deeper than `MAX_ARGUMENT_DEPTH`.
+    Raises `MalformedRequest` if the arguments nest deeper than
+    `MAX_ARGUMENT_DEPTH` (reason ``mcp_arguments_too_deep``) or an argument
+    name contains a non-ASCII character (reason ``mcp_argument_key_not_ascii``).
     """
-    removed = [0]
-    cleaned = _strip(arguments, depth=1, removed=removed)
-    return cleaned, removed[0]
-
-
-def _strip(value: Any, *, depth: int, removed: list[int]) -> Any:
-    if depth > MAX_ARGUMENT_DEPTH:
-        raise MalformedRequest(
-            f"Tool arguments nest deeper than {MAX_ARGUMENT_DEPTH} levels", reason="mcp_arguments_too_deep"
-        )
-
-    if isinstance(value, Mapping):
-        cleaned: dict[str, Any] = {}
-        for key, item in value.items():
-            if not isinstance(key, str) or is_identity_key(key):
-                removed[0] += 1
-                continue
-            cleaned[key] = _strip(item, depth=depth + 1, removed=removed)
-        return cleaned
-
-    if isinstance(value, list):
-        return [_strip(item, depth=depth + 1, removed=removed) for item in value]
-    return value
+    try:
+        return _strip_identity_arguments(arguments, max_depth=MAX_ARGUMENT_DEPTH)
+    except InvalidArguments as error:
+        raise MalformedRequest(str(error), reason=f"mcp_{error.reason}") from error
 
 
 def verified_identity(claims: VerifiedClaims, session_id: str) -> dict[str, Any]:
@@ -105,7 +62,8 @@ def rewrite_tool_call_body(
     """Return a new ``tools/call`` body whose arguments carry only the verified identity.
 
     ``body`` is not modified. Returns the new body and the number of
-    caller-supplied identity keys removed from the arguments.
+    caller-supplied identity keys removed from the arguments. Raises
+    `MalformedRequest` for arguments that `strip_identity_arguments` rejects.
     """
     cleaned, removed = strip_identity_arguments(arguments)
     cleaned[VERIFIED_IDENTITY_KEY] = dict(identity)

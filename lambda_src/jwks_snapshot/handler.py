@@ -23,8 +23,8 @@ from functools import lru_cache
 from typing import Any, Final
 
 import boto3
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from mesh_identity.logger import create_logger
 
 from jwks_snapshot import cfn_response
 from jwks_snapshot.config import SnapshotConfig
@@ -41,7 +41,8 @@ SCHEDULE_DETAIL_TYPE: Final = "Scheduled Event"
 # CloudFormation limits the size of a custom resource's response, so the kid list in Data is capped.
 _MAX_KIDS_DATA_CHARACTERS: Final = 1024
 
-logger = Logger(service="jwks-snapshot")
+# Masks the account id in the function ARN that inject_lambda_context adds to every line.
+logger = create_logger("jwks-snapshot")
 
 
 def build_snapshotter(

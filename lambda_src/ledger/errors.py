@@ -9,6 +9,8 @@ value or an account number.
 
 from typing import Any
 
+from mesh_identity import redact_secrets
+
 
 class LedgerError(Exception):
     """Base class of every error the ledger tool maps to a tool response."""
@@ -56,8 +58,9 @@ class InvalidArgumentError(LedgerError):
     """A tool argument has the wrong type or format.
 
     The public message names the argument, shows the received value
-    (truncated) and states the expected format, so the calling agent can
-    correct the call. The detail names only the argument.
+    (truncated, with JWT-like and SigV4-like text replaced by ``[redacted]``)
+    and states the expected format, so the calling agent can correct the
+    call. The detail names only the argument.
     """
 
     code = "invalid_argument"
@@ -109,7 +112,8 @@ _MAX_SHOWN_CHARACTERS = 40
 
 def _truncate_for_message(value: Any) -> str:
     # repr() escapes control characters, so a hostile value cannot forge lines in the message.
-    representation = repr(value)
+    # Redaction runs before truncation, which could cut a marker such as "AWS4-HMAC-SHA256" short.
+    representation = redact_secrets(repr(value))
     if len(representation) > _MAX_SHOWN_CHARACTERS:
         return representation[:_MAX_SHOWN_CHARACTERS] + "... (truncated)"
     return representation

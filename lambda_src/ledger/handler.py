@@ -31,10 +31,10 @@ from functools import lru_cache
 from typing import Any, Final
 
 import boto3
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from mesh_identity.audit import audit
 from mesh_identity.constants import VERIFIED_IDENTITY_KEY
+from mesh_identity.logger import create_logger
 
 from ledger.config import LedgerConfig
 from ledger.credentials import CustomerCredentialProvider, DynamoDbClientFactory, regional_dynamodb_client_factory
@@ -56,7 +56,8 @@ _GATEWAY_CONTEXT_IDS: Final = {
 }
 _MAX_ID_LENGTH: Final = 128
 
-logger = Logger(service="ledger")
+# Masks the account id in the function ARN that inject_lambda_context adds to every line.
+logger = create_logger("ledger")
 
 
 def build_service(

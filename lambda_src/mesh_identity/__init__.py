@@ -1,4 +1,4 @@
-"""The mesh's identity library: tokens, keys, headers, SigV4 signing and audit records.
+"""The mesh's identity library: tokens, keys, headers, SigV4 signing, tool arguments, logs and audit records.
 
 Every hop imports these names from here, so each trust decision is made by
 the same code.
@@ -8,6 +8,14 @@ submodule of the same name. ``from mesh_identity.audit import audit`` still
 works, and ``importlib.import_module("mesh_identity.audit")`` returns the module.
 """
 
+from ._redact import contains_secret, redact_secrets
+from .arguments import (
+    IDENTITY_KEYS,
+    contains_reserved_key,
+    is_identity_key,
+    normalize_key,
+    strip_identity_arguments,
+)
 from .audit import audit, mask_account_ids
 from .errors import (
     AlgorithmNotAllowed,
@@ -15,6 +23,7 @@ from .errors import (
     ClientNotAllowed,
     ConfigurationError,
     DuplicateHeader,
+    InvalidArguments,
     InvalidClaim,
     InvalidHeader,
     JwksFetchError,
@@ -39,15 +48,19 @@ from .headers import (
     validate_user_token,
 )
 from .jwks import JwksCache, JwksSource, SsmParameterJwksSource, UrlJwksSource
+from .logger import AccountIdMaskingFormatter, create_logger
 from .signing import add_identity_headers, identity_headers, sign_request, signed_header_names
 from .tokens import TokenVerifier, VerifiedClaims, verifier_from_env
 
 __all__ = [
+    "IDENTITY_KEYS",
+    "AccountIdMaskingFormatter",
     "AlgorithmNotAllowed",
     "BadSignature",
     "ClientNotAllowed",
     "ConfigurationError",
     "DuplicateHeader",
+    "InvalidArguments",
     "InvalidClaim",
     "InvalidHeader",
     "JwksCache",
@@ -71,12 +84,19 @@ __all__ = [
     "add_identity_headers",
     "audit",
     "bearer_token",
+    "contains_reserved_key",
+    "contains_secret",
+    "create_logger",
     "find_single_header",
     "identity_headers",
+    "is_identity_key",
     "mask_account_ids",
+    "normalize_key",
+    "redact_secrets",
     "session_id_from_headers",
     "sign_request",
     "signed_header_names",
+    "strip_identity_arguments",
     "user_token_from_headers",
     "validate_session_id",
     "validate_user_token",

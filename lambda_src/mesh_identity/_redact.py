@@ -1,4 +1,4 @@
-"""Detection and removal of credentials in text that is about to be logged or raised."""
+"""Detection and removal of credentials and account numbers in text that is about to be logged or raised."""
 
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ _SECRET_PATTERN: Final = re.compile(
     r"|Bearer\s+\S+",
     re.IGNORECASE,
 )
+# A digit run bordered by a letter, digit or hyphen belongs to an identifier
+# (the last group of a Cognito sub, for example) and is left alone.
+_ACCOUNT_ID_PATTERN: Final = re.compile(r"(?<![0-9A-Za-z-])\d{4,}(\d{4})(?![0-9A-Za-z-])")
 
 
 def contains_secret(text: str) -> bool:
@@ -28,3 +31,8 @@ def contains_secret(text: str) -> bool:
 def redact_secrets(text: str) -> str:
     """Replace every JWT-like or SigV4-like fragment of ``text`` with ``[redacted]``."""
     return _SECRET_PATTERN.sub(REDACTED, text)
+
+
+def mask_account_ids(text: str) -> str:
+    """Replace each account or card number in ``text`` with asterisks and its last 4 digits."""
+    return _ACCOUNT_ID_PATTERN.sub(lambda match: "*" * (len(match.group(0)) - 4) + match.group(1), text)

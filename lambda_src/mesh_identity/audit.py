@@ -27,7 +27,8 @@ from typing import Any, Final
 
 from aws_lambda_powertools import Logger
 
-from ._redact import REDACTED, contains_secret
+from ._redact import REDACTED, contains_secret, mask_account_ids
+from .logger import create_logger
 
 DEFAULT_SERVICE_NAME: Final = "agent-mesh"
 AUDIT_MESSAGE: Final = "mesh trust decision"
@@ -37,9 +38,6 @@ MAX_VALUE_CHARS: Final = 256
 
 _REASON_PATTERN: Final = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _ID_KEY_PATTERN: Final = re.compile(r"[a-z][a-z0-9_]{0,63}")
-# A digit run bordered by a letter, digit or hyphen belongs to an identifier
-# (the last group of a Cognito sub, for example) and is left alone.
-_ACCOUNT_ID_PATTERN: Final = re.compile(r"(?<![0-9A-Za-z-])\d{4,}(\d{4})(?![0-9A-Za-z-])")
 _SECRET_KEY_WORDS: Final = ("token", "authorization", "signature", "secret", "password", "credential", "cookie")
 
 _default_logger: Logger | None = None
@@ -89,11 +87,6 @@ def audit(
     return record
 
 
-def mask_account_ids(text: str) -> str:
-    """Replace each account or card number in ``text`` with asterisks and its last 4 digits."""
-    return _ACCOUNT_ID_PATTERN.sub(lambda match: "*" * (len(match.group(0)) - 4) + match.group(1), text)
-
-
 def _clean_value(key: str, value: Any) -> Any:
     if value is None or isinstance(value, bool):
         return value
@@ -118,5 +111,5 @@ def _clean_value(key: str, value: Any) -> Any:
 def _logger() -> Logger:
     global _default_logger
     if _default_logger is None:
-        _default_logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE_NAME)
+        _default_logger = create_logger(os.environ.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE_NAME)
     return _default_logger

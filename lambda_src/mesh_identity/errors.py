@@ -119,6 +119,20 @@ class KeysUnavailable(TokenRejected):
     reason = "keys_unavailable"
 
 
+class InvalidArguments(MeshIdentityError, ValueError):
+    """Tool arguments nest too deeply or have a name with a non-ASCII character.
+
+    ``reason`` is ``arguments_too_deep`` or ``argument_key_not_ascii``.
+    """
+
+    reason = "arguments_invalid"
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        # An instance carries a more precise code than its class.
+        self.reason = reason  # type: ignore[misc]
+
+
 class MissingHeader(MeshIdentityError):
     """A required request header is absent or empty."""
 

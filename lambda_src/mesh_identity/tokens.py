@@ -290,9 +290,18 @@ def _numeric_claim(payload: Mapping[str, Any], name: str, *, required: bool) -> 
         if required:
             raise InvalidClaim(f"The access token has no {name} claim")
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InvalidClaim(f"The {name} claim must be a number of seconds since the epoch")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not _is_finite(value):
+        raise InvalidClaim(f"The {name} claim must be a finite number of seconds since the epoch")
     return value
+
+
+def _is_finite(value: float) -> bool:
+    # JSON integers have no size limit, and math.isfinite raises OverflowError
+    # for an int too large for a float, such as 10**400.
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _string_claim(payload: Mapping[str, Any], name: str) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools import Logger
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.stub import ANY, Stubber
 from mesh_identity.constants import (
@@ -29,11 +30,12 @@ from mesh_identity.constants import (
     SCOPE_TRANSACTIONS_READ,
     USER_TOKEN_HEADER,
 )
+from mesh_identity.logger import AccountIdMaskingFormatter
 from mesh_identity.signing import signed_header_names
 from moto import mock_aws
 from support_agent import answers
 from support_agent.app import build_app
-from support_agent.conversation import SYSTEM_PROMPT
+from support_agent.conversation import SERVICE_NAME, SYSTEM_PROMPT, SupportAgent
 from support_agent.model import BedrockConverseModel, ModelTurn, ScriptedModel, keyword_script, text_turn, tool_turn
 from support_agent.tools import SEED_TOOLS
 
@@ -303,6 +305,13 @@ def test_support_gives_model_the_tool_result(balance_turn):
 def test_support_logs_contain_no_token_or_signature(balance_turn):
     for marker in SECRET_MARKERS:
         assert marker not in balance_turn.log_text
+
+
+def test_support_default_logger_masks_account_ids(token_verifier):
+    SupportAgent(verifier=token_verifier, memory=None, model=None, peers=None, tools=None)  # type: ignore[arg-type]
+
+    # Powertools returns the logger already configured for the service name.
+    assert isinstance(Logger(service=SERVICE_NAME).registered_formatter, AccountIdMaskingFormatter)
 
 
 def test_support_audits_answered_question(balance_turn):

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 import pytest
+from aws_lambda_powertools import Logger
 from botocore.credentials import Credentials
 from mesh_identity.constants import (
     RUNTIME_SESSION_ID_HEADER,
@@ -20,9 +22,11 @@ from mesh_identity.constants import (
     USER_TOKEN_HEADER,
     VERIFIED_IDENTITY_KEY,
 )
+from mesh_identity.logger import AccountIdMaskingFormatter
 from mesh_identity.signing import signed_header_names
 from transaction_agent.app import build_app
 from transaction_agent.gateway import GatewayClient
+from transaction_agent.handler import SERVICE_NAME, TransactionHandler
 from transaction_agent.sessions import SessionBindings
 
 from tests.agents.conftest import (
@@ -272,6 +276,72 @@ def test_transaction_rejects_invalid_tool_request(transaction, gateway, alice_to
     assert gateway.requests == []
 
 
+# Each case hides the interceptor's reserved key in another spelling or deeper in the arguments.
+FORGED_IDENTITY_ARGUMENTS: dict[str, dict[str, Any]] = {
+    "upper_case": {"__MESH_VERIFIED_IDENTITY": {"sub": BOB}},
+    "hyphens": {"__mesh-verified-identity": {"sub": BOB}},
+    "fullwidth": {"＿＿ｍｅｓｈ＿ｖｅｒｉｆｉｅｄ＿ｉｄｅｎｔｉｔｙ": {"sub": BOB}},
+    "nested_object": {"filter": {VERIFIED_IDENTITY_KEY: {"sub": BOB}}},
+    "inside_list": {"items": [{VERIFIED_IDENTITY_KEY: BOB}]},
+}
+
+
+@pytest.mark.parametrize("case", FORGED_IDENTITY_ARGUMENTS, ids=list(FORGED_IDENTITY_ARGUMENTS))
+def test_transaction_rejects_forged_identity_spelling(transaction, gateway, alice_token, case, captured_logger):
+    reply = invoke(transaction, alice_token, arguments=FORGED_IDENTITY_ARGUMENTS[case])
+
+    assert reply.status == 400
+    assert last_audit_reason(captured_logger) == "invalid_request"
+    assert gateway.requests == []
+
+
+def test_transaction_strips_identity_arguments(transaction, gateway, alice_token):
+    arguments = {"customer_id": BOB, "limit": 5, "filter": {"sub": BOB, "currency": "USD"}, "cust_id": BOB}
+
+    invoke(transaction, alice_token, tool="list_transactions", arguments=arguments)
+    forwarded = json.loads(gateway.requests[0].body)["params"]["arguments"]
+
+    assert forwarded == {"limit": 5, "filter": {"currency": "USD"}}
+
+
+def test_transaction_audits_removed_identity_arguments(transaction, alice_token, captured_logger):
+    invoke(transaction, alice_token, arguments={"customer_id": BOB, "userId": BOB})
+
+    assert captured_logger.audit_records()[-1]["removed_identity_arguments"] == 2
+
+
+# Each case is an argument name with a character outside ASCII, such as a look-alike of "customer_id".
+NON_ASCII_ARGUMENTS: dict[str, dict[str, Any]] = {
+    "cyrillic_es": {"\u0441ustomer_id": BOB},
+    "greek_omicron": {"\u03bfwner": BOB},
+    "accented_name": {"d\u00e9but": "2025-01-01"},
+    "nested": {"filter": {"\u0441ustomer_id": BOB}},
+}
+
+
+@pytest.mark.parametrize("case", NON_ASCII_ARGUMENTS, ids=list(NON_ASCII_ARGUMENTS))
+def test_transaction_rejects_non_ascii_argument_name(transaction, gateway, alice_token, case, captured_logger):
+    reply = invoke(transaction, alice_token, arguments=NON_ASCII_ARGUMENTS[case])
+
+    assert reply.status == 400
+    assert last_audit_reason(captured_logger) == "invalid_request"
+    assert gateway.requests == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    [float("nan"), float("inf"), float("-inf"), [1, float("nan")]],
+    ids=["nan", "infinity", "negative_infinity", "nan_in_list"],
+)
+def test_transaction_rejects_non_finite_number(transaction, gateway, alice_token, value, captured_logger):
+    # json.dumps in the test client writes these as the bare literals NaN and Infinity.
+    reply = invoke(transaction, alice_token, tool="list_transactions", arguments={"min_amount": value})
+
+    assert reply.status == 400
+    assert last_audit_reason(captured_logger) == "invalid_request"
+    assert gateway.requests == []
+
+
 def test_transaction_reports_gateway_failure_as_upstream_error(
     serve_app, token_verifier, fake_server, alice_token, captured_logger
 ):
@@ -407,6 +477,34 @@ def test_transaction_logs_contain_no_token_or_signature(
     assert len(captured_logger.audit_records()) == 5
     for marker in SECRET_MARKERS:
         assert marker not in output
+
+
+@pytest.mark.parametrize(
+    "field_name",
+    ["eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJtYWxsb3J5In0.c2ln", "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/x", "Bearer abc"],
+    ids=["jwt", "sigv4", "bearer"],
+)
+def test_transaction_unexpected_field_name_redacted_in_log(transaction, alice_token, captured_logger, field_name):
+    headers = [(RUNTIME_SESSION_ID_HEADER, SESSION_ID), (USER_TOKEN_HEADER, alice_token)]
+
+    request_json(
+        "POST",
+        f"{transaction.base_url}/invocations",
+        headers=headers,
+        payload={"tool": "get_balance", "arguments": {}, field_name: 1},
+    )
+    text = captured_logger.text
+
+    assert "[redacted]" in text
+    for marker in (*SECRET_MARKERS, "Bearer abc"):
+        assert marker not in text
+
+
+def test_transaction_default_logger_masks_account_ids(token_verifier):
+    TransactionHandler(verifier=token_verifier, gateway=object())  # type: ignore[arg-type]
+
+    # Powertools returns the logger already configured for the service name.
+    assert isinstance(Logger(service=SERVICE_NAME).registered_formatter, AccountIdMaskingFormatter)
 
 
 # --- session bindings -------------------------------------------------------------

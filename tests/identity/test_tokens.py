@@ -109,6 +109,11 @@ HOSTILE_TOKENS: dict[str, tuple[Callable[[LocalOidcIssuer], str], type[TokenReje
     "exp_as_string": (lambda issuer: issuer.mint_access_token("bob-sub", exp=str(int(time.time()) + 600)), InvalidClaim),
     "exp_as_boolean": (lambda issuer: issuer.mint_access_token("bob-sub", exp=True), InvalidClaim),
     "iat_missing": (lambda issuer: issuer.mint_access_token("bob-sub", iat=None), InvalidClaim),
+    # JSON integers have no size limit. These once raised OverflowError, which callers turned into a 500.
+    "exp_beyond_float_range": (lambda issuer: issuer.mint_access_token("bob-sub", exp=10**400), InvalidClaim),
+    "iat_beyond_float_range": (lambda issuer: issuer.mint_access_token("bob-sub", iat=10**400), InvalidClaim),
+    "nbf_beyond_float_range": (lambda issuer: issuer.mint_access_token("bob-sub", nbf=10**400), InvalidClaim),
+    "exp_infinity": (lambda issuer: issuer.mint_access_token("bob-sub", exp=float("inf")), InvalidClaim),
     "sub_missing": (lambda issuer: issuer.mint_access_token("bob-sub", omit_claims=["sub"]), InvalidClaim),
     "sub_not_string": (lambda issuer: issuer.mint_access_token("bob-sub", extra_claims={"sub": 42}), InvalidClaim),
     "client_credentials_token_without_username": (

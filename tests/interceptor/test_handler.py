@@ -110,8 +110,16 @@ SPOOFED_ARGUMENTS: dict[str, dict[str, Any]] = {
     "userId": {"userId": "alice-sub"},
     "account_owner": {"account_owner": "alice-sub"},
     "fullwidth_letters": {"ｃｕｓｔｏｍｅｒ_ｉｄ": "alice-sub"},
+    "zero_width_space": {"customer\u200bid": "alice-sub"},
+    "cust_id": {"cust_id": "alice-sub"},
+    "customer_number": {"customer_number": "alice-sub"},
+    "account_holder": {"account_holder": "alice-sub"},
     "reserved_key": {IDENTITY_KEY: {"sub": "alice-sub", "scopes": [READ], "client_id": "x", "session_id": SESSION_ID}},
     "reserved_key_recased": {IDENTITY_KEY.upper(): {"sub": "alice-sub"}},
+    "reserved_key_hyphens": {"__mesh-verified-identity": {"sub": "alice-sub"}},
+    "reserved_key_spaces": {"mesh verified identity": {"sub": "alice-sub"}},
+    "reserved_key_fullwidth": {"＿＿ｍｅｓｈ＿ｖｅｒｉｆｉｅｄ＿ｉｄｅｎｔｉｔｙ": {"sub": "alice-sub"}},
+    "reserved_key_in_nested_list": {"batches": [[{IDENTITY_KEY: {"sub": "alice-sub"}}]]},
     "nested_object": {"filter": {"customer_id": "alice-sub", "currency": "EUR"}},
     "deeply_nested": {"a": {"b": {"c": {"customerId": "alice-sub"}}}},
     "inside_list": {"accounts": [{"account_id": "acc-1", "customer_id": "alice-sub"}]},
@@ -137,6 +145,26 @@ def test_handler_spoofed_customer_keeps_other_arguments(bob_token, lambda_contex
 
     assert forwarded["filter"] == {"currency": "EUR"}
     assert forwarded["accounts"] == [{"account_id": "acc-1"}]
+
+
+# Each case is an argument name with a character outside ASCII that NFKC does not fold to an identity key.
+NON_ASCII_ARGUMENTS: dict[str, dict[str, Any]] = {
+    "cyrillic_es_in_customer_id": {"\u0441ustomer_id": "alice-sub"},
+    "greek_omicron_in_owner": {"\u03bfwner": "alice-sub"},
+    "accented_tool_argument": {"d\u00e9but": "2025-01-01"},
+    "nested_cyrillic_key": {"filter": {"\u0441ustomer_id": "alice-sub"}},
+    "cyrillic_key_in_list": {"accounts": [{"\u0441ustomer_id": "alice-sub"}]},
+}
+
+
+@pytest.mark.parametrize("case", NON_ASCII_ARGUMENTS, ids=list(NON_ASCII_ARGUMENTS))
+def test_handler_non_ascii_argument_name_denied(case, bob_token, lambda_context, handler_log):
+    event = gateway_event(tool_call_body("get_balance", NON_ASCII_ARGUMENTS[case]), signed_headers(bob_token))
+
+    output = _invoke(event, lambda_context)
+
+    assert _denial(output)["statusCode"] == 400
+    assert _audit_records(handler_log)[0]["reason"] == "mcp_argument_key_not_ascii"
 
 
 # Each value tries to break out of a string into JSON structure.
@@ -304,6 +332,42 @@ MALFORMED_BODIES: dict[str, Any] = {
 }
 
 
+def _text_body_with_min_amount(literal: str) -> str:
+    return (
+        '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"LedgerTarget___list_transactions",'
+        '"arguments":{"min_amount":' + literal + "}}}"
+    )
+
+
+# Each case is a body with a number that RFC 8259 JSON cannot express, which Python's json module accepts.
+NON_FINITE_BODIES: dict[str, Any] = {
+    "nan_literal": _text_body_with_min_amount("NaN"),
+    "infinity_literal": _text_body_with_min_amount("Infinity"),
+    "negative_infinity_literal": _text_body_with_min_amount("-Infinity"),
+    "exponent_beyond_double": _text_body_with_min_amount("1e309"),
+    "negative_exponent_beyond_double": _text_body_with_min_amount("-1e309"),
+    "nan_as_request_id": '{"jsonrpc":"2.0","id":NaN,"method":"ping"}',
+    "nan_in_object_body": tool_call_body("list_transactions", {"min_amount": float("nan")}),
+    "infinity_in_object_lifecycle_body": {"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"x": [float("inf")]}},
+}
+
+
+@pytest.mark.parametrize("case", NON_FINITE_BODIES, ids=list(NON_FINITE_BODIES))
+def test_handler_non_finite_number_denied(case, bob_token, lambda_context, handler_log):
+    output = _invoke(gateway_event(NON_FINITE_BODIES[case], signed_headers(bob_token)), lambda_context)
+
+    assert _denial(output)["statusCode"] == 400
+    assert _audit_records(handler_log)[0]["reason"] == "mcp_body_not_json"
+
+
+def test_handler_large_finite_numbers_forwarded(bob_token, lambda_context):
+    body = _text_body_with_min_amount("1e308")
+
+    output = _invoke(gateway_event(body, signed_headers(bob_token)), lambda_context)
+
+    assert _forwarded_arguments(output)["min_amount"] == 1e308
+
+
 @pytest.mark.parametrize("case", MALFORMED_BODIES, ids=list(MALFORMED_BODIES))
 def test_handler_malformed_body_denied(case, bob_token, lambda_context):
     output = _invoke(gateway_event(MALFORMED_BODIES[case], signed_headers(bob_token)), lambda_context)
@@ -423,6 +487,10 @@ DENIAL_REASONS = {
     "token_expired": (lambda issuer: signed_headers(issuer.mint_access_token("bob-sub", scopes=[READ], exp=1)), "token_expired"),
     "scope_missing": (lambda issuer: signed_headers(issuer.mint_access_token("bob-sub", scopes=[])), "token_scope_missing"),
     "alg_none": (lambda issuer: signed_headers(issuer.mint_access_token("bob-sub", alg="none")), "token_algorithm_not_allowed"),
+    "exp_beyond_float_range": (
+        lambda issuer: signed_headers(issuer.mint_access_token("bob-sub", scopes=[READ], exp=10**400)),
+        "token_invalid_claim",
+    ),
 }
 
 
@@ -462,3 +530,22 @@ def test_handler_logs_contain_no_credentials(oidc_issuer, bob_token, lambda_cont
     assert "eyJ" not in text
     assert "AWS4-HMAC-SHA256" not in text
     assert "function_request_id" in text
+
+
+def test_handler_time_claim_beyond_float_range_forbidden(oidc_issuer, lambda_context, handler_log):
+    # A validly signed token whose exp does not fit a float once ended in a 500 and a traceback.
+    token = oidc_issuer.mint_access_token("bob-sub", scopes=[READ], exp=10**400)
+
+    output = _invoke(gateway_event(tool_call_body("get_balance", {}), signed_headers(token)), lambda_context)
+
+    assert _denial(output)["statusCode"] == 403
+    assert "Traceback" not in handler_log.getvalue()
+
+
+def test_handler_logs_mask_account_id(bob_token, lambda_context, handler_log):
+    # The fake context's function ARN contains account 123456789012, as a real one does.
+    _invoke(gateway_event(tool_call_body("get_balance", {}), signed_headers(bob_token)), lambda_context)
+    text = handler_log.getvalue()
+
+    assert "arn:aws:lambda:us-east-1:********9012:function:mesh-test-function" in text
+    assert "123456789012" not in text

@@ -36,6 +36,7 @@ SESSION_ID = "mesh-session-0123456789abcdef0123456789abcdef"
         "customer_id", "customerId", "CustomerID", "customer-id", "CUSTOMER_ID", "customer id", "customer.id",
         "customer", "sub", "SUB", "user_id", "userId", "account_owner", "accountOwner", "username",
         VERIFIED_IDENTITY_KEY, "__MESH_VERIFIED_IDENTITY", "mesh-verified-identity", "ｃｕｓｔｏｍｅｒＩＤ",
+        "cust_id", "customer_number", "CustomerNo", "account_holder", "customer\u200bid",
     ],
 )
 def test_is_identity_key_matches_spellings(key):
@@ -75,6 +76,29 @@ def test_strip_identity_arguments_beyond_depth_limit_rejected():
 
     with pytest.raises(MalformedRequest):
         strip_identity_arguments(nested)
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [{"\u0441ustomer_id": "alice-sub"}, {"limit": 5, "nested": [{"d\u00e9but": 1}]}],
+    ids=["cyrillic_look_alike", "nested_accented_name"],
+)
+def test_strip_identity_arguments_non_ascii_name_rejected(arguments):
+    with pytest.raises(MalformedRequest) as raised:
+        strip_identity_arguments(arguments)
+
+    assert raised.value.reason == "mcp_argument_key_not_ascii"
+
+
+def test_strip_identity_arguments_beyond_depth_limit_reason():
+    nested: dict = {}
+    for _ in range(MAX_ARGUMENT_DEPTH):
+        nested = {"level": nested}
+
+    with pytest.raises(MalformedRequest) as raised:
+        strip_identity_arguments(nested)
+
+    assert raised.value.reason == "mcp_arguments_too_deep"
 
 
 def test_strip_identity_arguments_does_not_parse_strings():

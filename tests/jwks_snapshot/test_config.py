@@ -1,5 +1,6 @@
 """Tests of the JWKS snapshot function's environment and its Lambda entry point."""
 
+import io
 from typing import Any
 
 import pytest
@@ -90,6 +91,15 @@ def test_lambda_handler_refreshes_on_schedule(snapshot_environment: Any, ssm: An
 
     assert summary["kids"] == ["kid-0", "kid-1"]
     assert ssm.get_parameter(Name=PARAMETER_NAME)["Parameter"]["Version"] == 1
+
+
+def test_lambda_handler_logs_mask_account_id(snapshot_environment: Any, snapshot_log: io.StringIO) -> None:
+    # The fake context's function ARN contains account 123456789012, as a real one does.
+    snapshot_environment.lambda_handler(SCHEDULE_EVENT, FakeLambdaContext())
+    output = snapshot_log.getvalue()
+
+    assert "arn:aws:lambda:us-east-1:********9012:function:jwks-snapshot" in output
+    assert "123456789012" not in output
 
 
 def test_lambda_handler_requires_url(snapshot_environment: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -399,6 +399,36 @@ def test_argument_error_escapes_control_characters(harness: LedgerHarness) -> No
     assert "\n" not in response["error"]["message"]
 
 
+JWT_LIKE = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJtYWxsb3J5In0.c2ln"
+SIGV4_LIKE = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/lambda/aws4_request"
+
+# Each case is an argument holding credential-like text that the error message must not echo back.
+CREDENTIAL_ARGUMENTS = [
+    ("from_date", JWT_LIKE),
+    ("to_date", SIGV4_LIKE),
+    ("min_amount", JWT_LIKE),
+    ("limit", SIGV4_LIKE),
+    # Truncation to 40 characters would keep "AWS4-HMAC" here if it ran before redaction.
+    ("from_date", "x" * 30 + SIGV4_LIKE),
+]
+
+
+@pytest.mark.parametrize(("argument", "value"), CREDENTIAL_ARGUMENTS)
+def test_argument_error_redacts_credentials(harness: LedgerHarness, argument: str, value: str) -> None:
+    response = harness.invoke("list_transactions", {argument: value}, verified_identity(ALICE_SUB))
+
+    message = response["error"]["message"]
+    assert response["error"]["code"] == "invalid_argument"
+    assert "eyJ" not in message
+    assert "AWS4-HMAC" not in message
+
+
+def test_argument_error_names_argument_after_redaction(harness: LedgerHarness) -> None:
+    response = harness.invoke("list_transactions", {"from_date": JWT_LIKE}, verified_identity(ALICE_SUB))
+
+    assert response["error"]["message"].startswith("Invalid from_date: received '[redacted]'")
+
+
 # --- failures --------------------------------------------------------------------------------------
 
 
@@ -474,6 +504,17 @@ def test_lambda_handler_serves_balance(ledger_environment: Any) -> None:
     response = ledger_environment.lambda_handler(event, gateway_context("get_balance"))
 
     assert response["balance"] == "5000.00"
+
+
+def test_lambda_handler_logs_mask_account_id(ledger_environment: Any, ledger_log: io.StringIO) -> None:
+    # The fake context's function ARN contains account 123456789012, as a real one does.
+    event = {VERIFIED_IDENTITY_KEY: verified_identity(ALICE_SUB)}
+
+    ledger_environment.lambda_handler(event, gateway_context("get_balance"))
+    output = ledger_log.getvalue()
+
+    assert "arn:aws:lambda:us-east-1:********9012:function:ledger" in output
+    assert "123456789012" not in output
 
 
 def test_lambda_handler_requires_table_name(

@@ -14,6 +14,7 @@ from mesh_identity.audit import audit
 from mesh_identity.constants import AUTHORIZATION_HEADER, RUNTIME_SESSION_ID_HEADER
 from mesh_identity.errors import DuplicateHeader, InvalidHeader, MissingHeader, TokenRejected
 from mesh_identity.headers import bearer_token, find_single_header, validate_session_id
+from mesh_identity.logger import create_logger
 
 from . import answers
 from .memory import ConversationMemory, MemoryUnavailable
@@ -102,7 +103,7 @@ class SupportAgent:
         system_prompt: str = SYSTEM_PROMPT,
         logger: Logger | None = None,
     ) -> None:
-        self._logger = logger or Logger(service=SERVICE_NAME)
+        self._logger = logger or create_logger(SERVICE_NAME)
         self._verifier = verifier
         self._memory = memory
         self._model = model

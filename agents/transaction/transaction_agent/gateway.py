@@ -133,6 +133,9 @@ class GatewayClient:
                 "params": {"name": policy.gateway_tool_name(self._target_name), "arguments": dict(arguments)},
             },
             separators=(",", ":"),
+            # NaN and Infinity are not JSON, so such an argument raises ValueError here
+            # rather than reach the Gateway. parse_tool_request rejects them first.
+            allow_nan=False,
         ).encode("utf-8")
 
         request = urllib.request.Request(

@@ -20,10 +20,12 @@ from typing import Any, Final, Protocol
 
 from aws_lambda_powertools import Logger
 
+from mesh_identity import redact_secrets
 from mesh_identity.audit import audit
 from mesh_identity.constants import RUNTIME_SESSION_ID_HEADER, USER_TOKEN_HEADER
 from mesh_identity.errors import DuplicateHeader, InvalidHeader, MissingHeader, ScopeMissing, TokenRejected
 from mesh_identity.headers import find_single_header, validate_session_id, validate_user_token
+from mesh_identity.logger import create_logger
 
 from .gateway import GatewayCallFailed, ToolReportedError
 from .sessions import SessionBindings
@@ -94,7 +96,7 @@ class TransactionHandler:
         self._gateway = gateway
         self._sessions = sessions if sessions is not None else SessionBindings()
         self._policies = policies
-        self._logger = logger or Logger(service=SERVICE_NAME)
+        self._logger = logger or create_logger(SERVICE_NAME)
 
     def handle(self, payload: Any, headers: Sequence[tuple[str, str]]) -> Reply:
         """Return the reply to one tool request; an unexpected exception becomes a generic 500 reply."""
@@ -122,9 +124,11 @@ class TransactionHandler:
         try:
             request = parse_tool_request(payload, self._policies)
         except InvalidToolRequest as error:
-            # The message names the field and the accepted values, never a header value.
+            # The message names the field and the accepted values, never a header value. It may
+            # quote caller-chosen field names, so token-like text is redacted once more here.
             self._logger.info(
-                "Rejected an invalid tool request", extra={"detail": str(error), "session_id": session_id}
+                "Rejected an invalid tool request",
+                extra={"detail": redact_secrets(str(error)), "session_id": session_id},
             )
             self._audit("deny", "invalid_request", session_id=session_id)
             return _INVALID_REQUEST
@@ -161,7 +165,15 @@ class TransactionHandler:
             self._audit("deny", error.reason, sub=claims.sub, session_id=session_id, tool=tool)
             return _FORBIDDEN if error.denied else _UPSTREAM_FAILED
 
-        self._audit("allow", "tool_result_returned", sub=claims.sub, session_id=session_id, tool=tool, jti=claims.jti)
+        self._audit(
+            "allow",
+            "tool_result_returned",
+            sub=claims.sub,
+            session_id=session_id,
+            tool=tool,
+            jti=claims.jti,
+            removed_identity_arguments=request.removed_identity_arguments,
+        )
         return Reply(200, {"tool": tool, "result": result})
 
     def _audit(self, decision: str, reason: str, **ids: Any) -> None:
