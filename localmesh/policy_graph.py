@@ -117,7 +117,7 @@ def build_policy_graph(template: Mapping[str, Any]) -> PolicyGraph:
                 graph.identity_statements.setdefault(logical_id, []).extend(_statements(inline["PolicyDocument"]))
         elif kind == "AWS::BedrockAgentCore::ResourcePolicy":
             runtime = _single_reference(properties["ResourceArn"])
-            document = _parse_policy_string(properties["Policy"])
+            document = parse_policy_string(properties["Policy"])
             graph.resource_statements.setdefault(runtime, []).extend(_statements(document))
     return graph
 
@@ -236,7 +236,7 @@ def _single_reference(value: Any) -> str:
     return next(iter(ids))
 
 
-def _parse_policy_string(value: Any) -> dict[str, Any]:
+def parse_policy_string(value: Any) -> dict[str, Any]:
     """Parse a policy that CloudFormation receives as a JSON string with embedded intrinsics."""
     if isinstance(value, str):
         return json.loads(value)

@@ -6,6 +6,7 @@ import json
 
 from aws_cdk.assertions import Match, Template
 
+from localmesh.policy_graph import parse_policy_string
 from mesh_identity import constants
 
 
@@ -208,10 +209,23 @@ def test_reader_policy_limits_rows_to_customer_tag(mesh_template: Template) -> N
     )
 
 
-def test_invoke_for_user_is_denied(mesh_template: Template) -> None:
-    text = json.dumps(mesh_template.to_json())
-    assert text.count('"Action": "bedrock-agentcore:InvokeAgentRuntimeForUser", "Effect": "Deny"') >= 1
-    assert "InvokeAgentRuntimeForUser\\\",\\\"Effect\\\":\\\"Deny" in text
+def test_invoke_for_user_is_denied_in_resource_policy(mesh_template: Template) -> None:
+    policy = next(iter(mesh_template.find_resources("AWS::BedrockAgentCore::ResourcePolicy").values()))
+    document = parse_policy_string(policy["Properties"]["Policy"])
+    denies = [s for s in document["Statement"] if s["Effect"] == "Deny"]
+    assert [s["Action"] for s in denies] == ["bedrock-agentcore:InvokeAgentRuntimeForUser"]
+
+
+def test_invoke_for_user_is_denied_to_callers(mesh_template: Template) -> None:
+    policies = mesh_template.find_resources("AWS::IAM::ManagedPolicy")
+    denies = [
+        logical_id
+        for logical_id, policy in policies.items()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Effect"] == "Deny" and statement["Action"] == "bedrock-agentcore:InvokeAgentRuntimeForUser"
+    ]
+    assert len(denies) == 1
+    assert denies[0].startswith("SupportAgent")
 
 
 def test_agent_role_trusts_only_its_own_runtime(mesh_template: Template) -> None:
