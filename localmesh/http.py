@@ -126,6 +126,11 @@ class LoopbackServer:
             thread.join(timeout=5)
 
     @property
+    def is_running(self) -> bool:
+        """Whether the server has been started and not stopped since."""
+        return self._server is not None
+
+    @property
     def base_url(self) -> str:
         """``http://127.0.0.1:<port>``; the server must be running."""
         if self._server is None:

@@ -26,20 +26,18 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-LOOPBACK: Final = "127.0.0.1"
+from .http import LOOPBACK, LoopbackServer, Reply
+from .sigv4 import ReceivedRequest
+
 DEFAULT_POOL_ID: Final = "us-east-1_LocalPool1"
 DEFAULT_CLIENT_ID: Final = "localmeshclient0000000000a"
 DEFAULT_TOKEN_LIFETIME_SECONDS: Final = 3600
 _OMIT: Final = object()
-# How often the server thread checks for shutdown (seconds). The default 0.5 s
-# would add that much to every test's teardown.
-_POLL_SECONDS: Final = 0.02
 
 # RSA key generation takes tens of milliseconds, so generated keys are shared
 # by every issuer in the process. Each issuer still gives them its own kids.
@@ -123,8 +121,7 @@ class LocalOidcIssuer:
         self._current: SigningKey = self.add_key()
         self._jwks_fetches = 0
         self._jwks_failure_status: int | None = None
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server = LoopbackServer("local-oidc-issuer", self._handle_request)
 
     # -- server lifecycle -------------------------------------------------
 
@@ -137,32 +134,18 @@ class LocalOidcIssuer:
 
     def start(self) -> None:
         """Start serving on 127.0.0.1 on a free port."""
-        if self._server is not None:
-            return
-        server = ThreadingHTTPServer((LOOPBACK, 0), _handler_for(self))
-        server.daemon_threads = True
-        thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": _POLL_SECONDS}, name="local-oidc-issuer", daemon=True
-        )
-        thread.start()
-        self._server, self._thread = server, thread
+        self._server.start()
 
     def stop(self) -> None:
         """Stop the server and release its port. Safe to call twice."""
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
+        self._server.stop()
 
     @property
     def base_url(self) -> str:
         """``http://127.0.0.1:<port>``; the server must be running."""
-        if self._server is None:
+        if not self._server.is_running:
             raise RuntimeError("The issuer is not running; use it as a context manager or call start()")
-        return f"http://{LOOPBACK}:{self._server.server_address[1]}"
+        return self._server.base_url
 
     @property
     def issuer(self) -> str:
@@ -371,42 +354,35 @@ class LocalOidcIssuer:
             self._jwks_fetches += 1
             return self._jwks_failure_status
 
+    def _handle_request(self, request: ReceivedRequest) -> Reply:
+        unsupported = _unsupported_method(request)
+        if unsupported is not None:
+            return unsupported
+
+        path = request.target.split("?", 1)[0]
+        prefix = f"/{self.pool_id}"
+        if path.startswith(prefix):
+            path = path[len(prefix):]
+
+        if path == "/.well-known/openid-configuration":
+            return Reply.json(HTTPStatus.OK, self._discovery_document())
+        if path == "/.well-known/jwks.json":
+            failure_status = self._count_jwks_fetch()
+            if failure_status is not None:
+                return Reply.json(HTTPStatus(failure_status), {"message": "JWKS unavailable"})
+            return Reply.json(HTTPStatus.OK, self.jwks())
+        return Reply.json(HTTPStatus.NOT_FOUND, {"message": "not found"})
+
 
 def _json(value: Mapping[str, Any]) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode("utf-8")
 
 
-def _handler_for(issuer: LocalOidcIssuer) -> type[BaseHTTPRequestHandler]:
-    class _Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - name fixed by http.server
-            path = self.path.split("?", 1)[0]
-            prefix = f"/{issuer.pool_id}"
-            if path.startswith(prefix):
-                path = path[len(prefix):]
-
-            if path == "/.well-known/openid-configuration":
-                self._send_json(HTTPStatus.OK, issuer._discovery_document())
-            elif path == "/.well-known/jwks.json":
-                failure_status = issuer._count_jwks_fetch()
-                if failure_status is not None:
-                    self._send_json(HTTPStatus(failure_status), {"message": "JWKS unavailable"})
-                else:
-                    self._send_json(HTTPStatus.OK, issuer.jwks())
-            else:
-                self._send_json(HTTPStatus.NOT_FOUND, {"message": "not found"})
-
-        def _send_json(self, status: HTTPStatus, document: Mapping[str, Any]) -> None:
-            body = _json(document)
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature fixed by http.server
-            pass
-
-    return _Handler
+def _unsupported_method(request: ReceivedRequest) -> Reply | None:
+    """Return None for GET, else the 501 reply that http.server sends for a method the server does not serve."""
+    if request.method == "GET":
+        return None
+    return Reply.json(HTTPStatus.NOT_IMPLEMENTED, {"message": f"Unsupported method ({request.method!r})"})
 
 
 class RequestCounter:
@@ -419,43 +395,21 @@ class RequestCounter:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._requests = 0
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server = LoopbackServer("request-counter", self._handle_request)
 
     def __enter__(self) -> RequestCounter:
-        counter = self
-
-        class _Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - name fixed by http.server
-                counter._count()
-                self.send_response(HTTPStatus.NOT_FOUND)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature fixed by http.server
-                pass
-
-        self._server = ThreadingHTTPServer((LOOPBACK, 0), _Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": _POLL_SECONDS}, daemon=True
-        )
-        self._thread.start()
+        self._server.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._server.stop()
 
     @property
     def url(self) -> str:
         """A URL on this server."""
-        if self._server is None:
+        if not self._server.is_running:
             raise RuntimeError("The counter is not running; use it as a context manager")
-        return f"http://{LOOPBACK}:{self._server.server_address[1]}/keys.json"
+        return f"{self._server.base_url}/keys.json"
 
     @property
     def requests(self) -> int:
@@ -463,6 +417,11 @@ class RequestCounter:
         with self._lock:
             return self._requests
 
-    def _count(self) -> None:
+    def _handle_request(self, request: ReceivedRequest) -> Reply:
+        unsupported = _unsupported_method(request)
+        if unsupported is not None:
+            return unsupported
+
         with self._lock:
             self._requests += 1
+        return Reply(HTTPStatus.NOT_FOUND)

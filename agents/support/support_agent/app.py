@@ -1,14 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """HTTP app of the Support agent: ``GET /ping`` and ``POST /invocations`` on AgentCore Runtime.
 
-The app is the ``BedrockAgentCoreApp`` of the bedrock-agentcore SDK, a
-Starlette app that implements the runtime's service contract (``/ping`` with
-the HealthyBusy status while work runs, ``/invocations`` run off the event
-loop). It is chosen over a hand-written server because the SDK's request
-context also hands over the raw Starlette request. The agent reads headers from
-that request and not from ``RequestContext.request_headers``, because that
-dict keeps one value per name and would hide a duplicated Authorization
-header. The app runs offline in tests under uvicorn on a loopback port.
+The app comes from `mesh_identity.agent_runtime.build_runtime_app`, which
+passes every header line to the agent, so that a duplicated Authorization
+header is seen and rejected. The app runs offline in tests under uvicorn on a
+loopback port.
 """
 
 from __future__ import annotations
@@ -18,10 +14,10 @@ from typing import Any, Final
 
 import boto3
 from aws_lambda_powertools import Logger
-from bedrock_agentcore.runtime import BedrockAgentCoreApp, RequestContext
+from bedrock_agentcore.runtime import BedrockAgentCoreApp
 from botocore.config import Config
-from starlette.responses import JSONResponse
 
+from mesh_identity.agent_runtime import build_runtime_app, request_headers  # noqa: F401 - request_headers re-exported
 from mesh_identity.tokens import verifier_from_env
 
 from .conversation import SupportAgent, TokenVerifier
@@ -40,14 +36,6 @@ AGENTCORE_CLIENT_CONFIG: Final = Config(
 BEDROCK_CLIENT_CONFIG: Final = Config(
     connect_timeout=5, read_timeout=120, retries={"mode": "standard", "max_attempts": 3}
 )
-
-
-def request_headers(context: RequestContext | None) -> list[tuple[str, str]]:
-    """Return every header of the request as (name, value) pairs, duplicates included."""
-    request = getattr(context, "request", None)
-    if request is None:
-        return []
-    return list(request.headers.items())
 
 
 def build_app(
@@ -86,14 +74,7 @@ def build_app(
 
 def build_app_for_agent(agent: SupportAgent) -> BedrockAgentCoreApp:
     """Wrap a ready SupportAgent in the runtime app."""
-    app = BedrockAgentCoreApp()
-
-    @app.entrypoint
-    def invoke(payload: Any, context: RequestContext) -> JSONResponse:
-        reply = agent.handle(payload, request_headers(context))
-        return JSONResponse(dict(reply.body), status_code=reply.status)
-
-    return app
+    return build_runtime_app(agent)
 
 
 def build_app_from_environment(environ: Mapping[str, str] | None = None) -> tuple[BedrockAgentCoreApp, SupportSettings]:

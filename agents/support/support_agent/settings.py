@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import re
@@ -11,9 +10,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
-from urllib.parse import urlsplit
 
 from mesh_identity import constants
+from mesh_identity.agent_runtime import (
+    DEFAULT_AGENT_HOST,
+    DEFAULT_AGENT_PORT,
+    SettingsError,
+    check_secure_url,
+    read_host,
+    read_port,
+    read_region,
+    read_required,
+)
 from mesh_identity.constants import (
     ENV_AGENTCORE_ENDPOINT_URL,
     ENV_MEMORY_ID,
@@ -25,10 +33,6 @@ ENV_SUPPORT_TOOLS: Final = constants.ENV_SUPPORT_TOOLS
 ENV_AGENT_HOST: Final = constants.ENV_AGENT_HOST
 ENV_AGENT_PORT: Final = constants.ENV_AGENT_PORT
 
-# AgentCore Runtime sends requests to port 8080 of the agent's microVM.
-DEFAULT_AGENT_HOST: Final = "0.0.0.0"  # nosec B104: the runtime reaches the agent through its network interface
-DEFAULT_AGENT_PORT: Final = 8080
-
 # Patterns of the bedrock-agentcore and bedrock-agentcore-control service models in botocore 1.44.
 _MEMORY_ID_PATTERN: Final = re.compile(
     r"(arn:(aws|aws-cn|aws-us-gov):bedrock-agentcore:[a-z0-9-]+:[0-9]{12}:memory/)?[a-zA-Z][a-zA-Z0-9-_]{0,99}-[a-zA-Z0-9]{10}"
@@ -39,10 +43,6 @@ _RUNTIME_ARN_PATTERN: Final = re.compile(
 # Model ids and inference profile ids or ARNs as Converse accepts them.
 _MODEL_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9:/._-]{1,2048}")
 _PEER_NAME_PATTERN: Final = re.compile(r"[a-z][a-z0-9_-]{0,63}")
-
-
-class SettingsError(ValueError):
-    """An environment variable of the agent is missing or invalid."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,31 +63,29 @@ class SupportSettings:
         """Read and validate the settings, raising SettingsError that names the variable to fix."""
         env = os.environ if environ is None else environ
 
-        memory_id = _required(env, ENV_MEMORY_ID, "the id of the AgentCore Memory that keeps the conversations")
+        memory_id = read_required(env, ENV_MEMORY_ID, "the id of the AgentCore Memory that keeps the conversations")
         if not _MEMORY_ID_PATTERN.fullmatch(memory_id):
             raise SettingsError(f"{ENV_MEMORY_ID} must be an AgentCore Memory id or ARN; received {memory_id!r}")
 
-        model_id = _required(env, ENV_MODEL_ID, "the Bedrock model or inference profile id for Converse")
+        model_id = read_required(env, ENV_MODEL_ID, "the Bedrock model or inference profile id for Converse")
         if not _MODEL_ID_PATTERN.fullmatch(model_id):
             raise SettingsError(
                 f"{ENV_MODEL_ID} must be a Bedrock model or inference profile id; received {model_id!r}"
             )
 
-        region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
-        if not region:
-            raise SettingsError("AWS_REGION is not set; AgentCore Runtime sets it, so set it for local runs")
+        region = read_region(env)
 
         return cls(
             memory_id=memory_id,
             model_id=model_id,
             peer_runtime_arns=parse_peer_runtime_arns(
-                _required(env, ENV_PEER_RUNTIME_ARNS, 'a JSON object such as {"transaction": "<runtime ARN>"}')
+                read_required(env, ENV_PEER_RUNTIME_ARNS, 'a JSON object such as {"transaction": "<runtime ARN>"}')
             ),
             region=region,
             agentcore_endpoint_url=_endpoint_url(env),
             tool_names=_tool_names(env),
-            host=env.get(ENV_AGENT_HOST) or DEFAULT_AGENT_HOST,
-            port=_port(env),
+            host=read_host(env),
+            port=read_port(env),
         )
 
 
@@ -122,25 +120,8 @@ def _endpoint_url(env: Mapping[str, str]) -> str | None:
     url = env.get(ENV_AGENTCORE_ENDPOINT_URL, "").strip()
     if not url:
         return None
-    parts = urlsplit(url)
-    if not parts.hostname or parts.username or parts.password or parts.query or parts.fragment:
-        raise SettingsError(
-            f"{ENV_AGENTCORE_ENDPOINT_URL} must be an absolute URL without credentials or query; received {url!r}"
-        )
-    if parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(parts.hostname)):
-        return url
-    raise SettingsError(
-        f"{ENV_AGENTCORE_ENDPOINT_URL} must use https (http is accepted only for a loopback host); received {url!r}"
-    )
-
-
-def _is_loopback(hostname: str) -> bool:
-    if hostname == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(hostname).is_loopback
-    except ValueError:
-        return False
+    check_secure_url(url, variable=ENV_AGENTCORE_ENDPOINT_URL)
+    return url
 
 
 def _tool_names(env: Mapping[str, str]) -> tuple[str, ...] | None:
@@ -151,19 +132,3 @@ def _tool_names(env: Mapping[str, str]) -> tuple[str, ...] | None:
     if not names:
         raise SettingsError(f"{ENV_SUPPORT_TOOLS} must list at least one tool name, separated by commas")
     return names
-
-
-def _required(env: Mapping[str, str], name: str, meaning: str) -> str:
-    value = env.get(name, "").strip()
-    if not value:
-        raise SettingsError(f"{name} is not set; set it to {meaning}")
-    return value
-
-
-def _port(env: Mapping[str, str]) -> int:
-    raw = env.get(ENV_AGENT_PORT, "").strip()
-    if not raw:
-        return DEFAULT_AGENT_PORT
-    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
-        raise SettingsError(f"{ENV_AGENT_PORT} must be a TCP port between 1 and 65535; received {raw!r}")
-    return int(raw)
