@@ -13,6 +13,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
 
 from constructs import Construct
+from constructs.agentcore_principal import agentcore_service_principal
 from constructs.compliance import acknowledge, nag_resource
 from constructs.python_bundling import PythonBundle
 from constructs.workload_security_group import MeshNetwork, WorkloadSecurityGroup
@@ -80,20 +81,9 @@ class MeshAgent(Construct):
         self.role = iam.Role(
             self,
             "Role",
-            assumed_by=iam.ServicePrincipal(
-                "bedrock-agentcore.amazonaws.com",
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    # A runtime id is "<runtime name>-<10 characters>" (AgentCore
-                    # control plane API reference, agentRuntimeId), so only this
-                    # runtime can assume the role.
-                    "ArnLike": {
-                        "aws:SourceArn": stack.format_arn(
-                            service="bedrock-agentcore", resource="runtime", resource_name=f"{runtime_name}-*"
-                        )
-                    },
-                },
-            ),
+            # A runtime id is "<runtime name>-<10 characters>" (AgentCore control
+            # plane API reference, agentRuntimeId), so only this runtime matches.
+            assumed_by=agentcore_service_principal(self, resource="runtime", resource_name=f"{runtime_name}-*"),
             description=f"Execution role of agent runtime {runtime_name}",
         )
         self.policy = iam.ManagedPolicy(self, "Policy", description=f"Permissions of agent runtime {runtime_name}", roles=[self.role])

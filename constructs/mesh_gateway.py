@@ -11,6 +11,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 
 from constructs import Construct
+from constructs.agentcore_principal import agentcore_service_principal
 from constructs.bundled_function import BundledFunction
 
 # The MCP protocol version the gateway serves.
@@ -39,19 +40,12 @@ class MeshGateway(Construct):
         encryption_key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
-        stack = cdk.Stack.of(self)
         self.role = iam.Role(
             self,
             "Role",
-            assumed_by=iam.ServicePrincipal(
-                "bedrock-agentcore.amazonaws.com",
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {
-                        "aws:SourceArn": stack.format_arn(service="bedrock-agentcore", resource="gateway", resource_name="*")
-                    },
-                },
-            ),
+            # NOTE: the gateway id format is not documented, so the condition
+            # admits any gateway of this account rather than this one by name.
+            assumed_by=agentcore_service_principal(self, resource="gateway", resource_name="*"),
             description=f"Role of gateway {gateway_name}: invokes its interceptor and tool functions only",
         )
         self.policy = iam.ManagedPolicy(
