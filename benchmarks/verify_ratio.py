@@ -11,8 +11,8 @@ Prints, for one run on this machine:
 Each time is the best of several rounds (``--rounds``), per operation.
 
 NOTE: first-sight verification misses its 1.5x target (about 4.7x measured,
-see BENCHMARKS.md) because PyJWT's own decode costs about 3.8x a raw verify;
-the verifier adds little on top. Meeting it would mean replacing PyJWT.
+see BENCHMARKS.md). PyJWT's own decode costs about 3.8x a raw verify, and the
+verifier adds little on top, so meeting it would mean replacing PyJWT.
 
 Run from the repository root::
 

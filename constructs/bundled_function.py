@@ -27,12 +27,12 @@ LAMBDA_PYTHON_VERSION = "3.14"
 class BundledFunction(Construct):
     """A Lambda function built from ``lambda_src/<source>`` plus the shared identity library.
 
-    Guarantees: arm64, the newest Python runtime, explicit memory, timeout and
-    reserved concurrency, X-Ray active tracing, JSON logs in its own
-    KMS-encrypted log group, environment variables encrypted with the same
-    key, an encrypted dead-letter queue, and a role of its own that starts
-    with only the permissions to write its logs and traces. Everything else
-    is granted by the stack through `role`.
+    The function runs on arm64 with the newest Python runtime, explicit
+    memory, timeout and reserved concurrency, and X-Ray active tracing. It
+    writes JSON logs to its own KMS-encrypted log group, its environment
+    variables are encrypted with the same key, and it has an encrypted
+    dead-letter queue. Its role starts with only the permissions to write its
+    logs and traces; the stack grants anything else through `add_to_policy`.
 
     The function runs in the given VPC subnets. Pass ``outside_vpc_reason``
     instead of ``vpc`` only for a function that must reach a public

@@ -14,8 +14,8 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 HTTPS_PORT = 443
-# Qualifier of the default CDK bootstrap stack; its asset bucket holds the
-# runtime code bundles that AgentCore Runtime downloads.
+# Qualifier of the default CDK bootstrap stack. Its asset bucket contains
+# the runtime code bundles that AgentCore Runtime downloads.
 CDK_BOOTSTRAP_QUALIFIER = cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER
 
 

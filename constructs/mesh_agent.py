@@ -31,15 +31,14 @@ MAX_ALLOWLISTED_HEADERS = 20
 class MeshAgent(Construct):
     """An AgentCore runtime in VPC mode with its own role, security group and log group.
 
-    Guarantees: the code asset is the agent folder plus the shared identity
-    library, bundled for linux arm64 without Docker; the runtime runs in the
-    isolated subnets with a security group of its own that reaches only the
-    mesh's endpoints; callers authenticate with exactly one inbound type
-    (a Cognito JWT authorizer when ``jwt_authorizer`` is given, IAM otherwise);
-    only the headers in ``allowed_headers`` reach the code; the role starts
-    with only the permissions to write its logs, traces and metrics and to
-    read its own code. Whatever else the agent may do is granted by the
-    stack through `add_to_policy`.
+    The code asset is the agent folder plus the shared identity library,
+    bundled for linux arm64 without Docker. The runtime runs in the isolated
+    subnets with a security group of its own that reaches only the mesh's
+    endpoints. Callers authenticate with exactly one inbound type: a Cognito
+    JWT authorizer when ``jwt_authorizer`` is given, IAM otherwise. Only the
+    headers in ``allowed_headers`` reach the code. The role starts with only
+    the permissions to write its logs, traces and metrics and to read its own
+    code; the stack grants anything else through `add_to_policy`.
     """
 
     def __init__(
@@ -69,7 +68,6 @@ class MeshAgent(Construct):
                 f"{runtime_name} allowlists Authorization without a JWT authorizer; AgentCore forwards "
                 "Authorization only to runtimes with a JWT authorizer, propagate the token in a custom header"
             )
-        stack = cdk.Stack.of(self)
         self.agent_name = agent_name
         self.runtime_name = runtime_name
         # Reviewers and the policy checks find an agent's resources by this tag.

@@ -34,7 +34,7 @@ _IGNORED_NAMES = shutil.ignore_patterns("__pycache__", "*.pyc", "tests", ".pytes
 
 @dataclass(frozen=True)
 class PythonBundle:
-    """What goes into one asset.
+    """The contents of one asset.
 
     Parameters
     ----------
@@ -78,7 +78,7 @@ class PythonBundle:
             "asset_hash": self.asset_hash(),
             "asset_hash_type": cdk.AssetHashType.CUSTOM,
             "bundling": cdk.BundlingOptions(
-                # Never pulled: local bundling always succeeds or raises.
+                # Not pulled: _PipLocalBundling returns True or raises, so CDK never falls back to Docker.
                 image=cdk.DockerImage.from_registry("local-bundling-only"),
                 local=_PipLocalBundling(self),
             ),

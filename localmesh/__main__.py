@@ -12,6 +12,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from mesh_identity import mask_account_ids
+
 from .audit_log import AuditEntry
 from .bench import format_report, measure
 from .mesh import USERS, LocalMesh
@@ -76,7 +78,7 @@ def _print_components(mesh: LocalMesh) -> None:
     print(f"  AgentCore data plane stand-in  {mesh.dataplane_url}")
     print(f"  Gateway stand-in               {mesh.gateway_url}")
     for agent in sorted(mesh.template.runtimes):
-        print(f"  {agent + ' agent':<31}{mesh.agent_url(agent)}  ({mesh.runtime_arn(agent)})")
+        print(f"  {agent + ' agent':<31}{mesh.agent_url(agent)}  ({mask_account_ids(mesh.runtime_arn(agent))})")
     print("  Model: SCRIPTED MODEL (keyword_script), not Bedrock: it picks a tool by keyword and repeats its result")
     for gap in mesh.template_gaps:
         print(f"  TEMPLATE GAP: {gap}")

@@ -330,7 +330,7 @@ def _check_tool_sources(tools: Mapping[str, ToolSpec], problems: list[str]) -> N
 
 def _check_tool_reach(agents: Mapping[str, AgentSpec], tool_names: set[str], problems: list[str]) -> None:
     # bedrock-agentcore:InvokeGateway is granted on the whole gateway, so an
-    # agent that may call one tool can call them all. The file must say so.
+    # agent that may call one tool can call them all. The file must declare that.
     for agent in agents.values():
         if agent.tools and set(agent.tools) != tool_names:
             problems.append(

@@ -8,9 +8,9 @@ query ``audit.decision`` or ``audit.reason``.
 
 Three guards keep secrets out of the log:
 
-- runs of 8 or more digits (AWS account ids, bank account and card numbers)
-  in any value are masked to their last 4 digits, unless they are part of a
-  longer word such as a UUID, whose groups are not numbers;
+- runs of 8 or more digits in any value are masked to their last 4 digits.
+  That covers AWS account ids and bank account and card numbers. A run that
+  is part of a longer word, such as a group of a UUID, is left alone;
 - a value that looks like a JWT (``eyJ...``), a SigV4 value
   (``AWS4-HMAC-SHA256``, ``Signature=``) or a bearer credential is replaced
   with ``[redacted]``;

@@ -91,7 +91,7 @@ def test_acknowledgements_are_written_to_templates(tmp_path: Path) -> None:
     assert "AwsSolutions-IAM5[Resource::*]" in suppressed
 
 
-def test_app_with_account_and_region_synthesizes_with_all_packs(tmp_path: Path) -> None:
+def test_known_environment_passes_all_packs(tmp_path: Path) -> None:
     # Finding ids contain the region once it is known; acknowledgements must follow.
     context = mesh_test_context(**{"mesh:account": "111111111111", "mesh:region": "eu-central-1"})
     app, stacks = build_test_app(tmp_path, compliance=True, context=context)

@@ -156,7 +156,7 @@ def test_no_action_wildcard_on_mesh_services(seed_template: dict) -> None:
     assert wildcards == []
 
 
-def test_no_resource_wildcard_on_invoke_data_or_key_actions(seed_template: dict) -> None:
+def test_no_resource_wildcard_on_scoped_actions(seed_template: dict) -> None:
     offenders = [
         (logical_id, statement.get("Sid"))
         for logical_id, statement in _all_statements(seed_template)

@@ -54,7 +54,7 @@ def test_network_flow_log_captures_all_traffic(network_template: Template) -> No
     )
 
 
-def test_network_flow_log_group_is_encrypted_and_kept_a_year(network_template: Template) -> None:
+def test_flow_log_group_encrypted_and_retained(network_template: Template) -> None:
     network_template.has_resource_properties(
         "AWS::Logs::LogGroup",
         {"RetentionInDays": Match.any_value(), "KmsKeyId": {"Fn::GetAtt": [Match.string_like_regexp("^LogKey"), "Arn"]}},

@@ -1,4 +1,4 @@
-"""Snapshots of every template, so a reviewer sees each change to the deployed resources.
+"""Snapshots of every template, so a reviewer finds each change to the deployed resources.
 
 Asset hashes depend on the bytes of the bundled code and the machine that
 built them, so they are replaced by a placeholder before comparison. Update
